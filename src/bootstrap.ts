@@ -1,0 +1,89 @@
+import 'reflect-metadata';
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { Logger } from 'nestjs-pino';
+import { AppModule } from './app.module.js';
+import { type AppConfig, ConfigError, hasRole, parseConfig } from './config/config.schema.js';
+
+/** Creates and starts one Squall instance; used by main.ts, the dev start and tests. */
+export async function createApp(config: AppConfig): Promise<INestApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    bufferLogs: true,
+    bodyParser: false,
+  });
+  app.useLogger(app.get(Logger));
+  app.disable('x-powered-by');
+  // The envelope around `data` (channel, idempotencyKey...) needs some room
+  // beyond MAX_MESSAGE_BYTES; the exact data limit is checked by the handler.
+  app.useBodyParser('json', { limit: config.MAX_MESSAGE_BYTES * 2 + 16 * 1024 });
+  void hasRole;
+  await app.listen(config.PORT, config.HOST);
+  return app;
+}
+
+export interface RunOptions {
+  /** Runs after the app has closed, before the process exits (the dev stack stops here). */
+  afterClose?: () => Promise<void>;
+}
+
+/**
+ * The process entry: validate the environment (one line and exit 1 when it is
+ * wrong), start, and on SIGTERM/SIGINT close gracefully and exit 0.
+ */
+export async function runMain(env: NodeJS.ProcessEnv, options: RunOptions = {}): Promise<void> {
+  let config: AppConfig;
+  try {
+    config = parseConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`squall: ${err.message}\n`);
+      await options.afterClose?.();
+      process.exit(1);
+    }
+    throw err;
+  }
+
+  let app: INestApplication;
+  try {
+    app = await createApp(config);
+  } catch (err) {
+    process.stderr.write(`squall: failed to start: ${(err as Error).stack ?? err}\n`);
+    await options.afterClose?.();
+    process.exit(1);
+  }
+  const logger = app.get(Logger);
+  logger.log(
+    `squall listening on http://${config.HOST}:${config.PORT} as ${config.ROLE.join(',')}`,
+    'Bootstrap',
+  );
+
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) {
+      // A second signal means "now".
+      process.exit(1);
+    }
+    closing = true;
+    logger.log(`${signal} received, shutting down`, 'Bootstrap');
+    // The app's own hooks are bounded by SHUTDOWN_TIMEOUT_MS; this is the backstop.
+    const backstop = setTimeout(() => {
+      process.stderr.write('squall: shutdown timed out\n');
+      process.exit(1);
+    }, config.SHUTDOWN_TIMEOUT_MS + 5000);
+    backstop.unref();
+    let code = 0;
+    try {
+      await app.close();
+    } catch (err) {
+      process.stderr.write(`squall: error during shutdown: ${(err as Error).message}\n`);
+      code = 1;
+    }
+    await options.afterClose?.().catch(() => undefined);
+    process.exit(code);
+  };
+  // Nest's enableShutdownHooks re-raises the signal after closing, which makes
+  // the exit status 143; orchestrators expect 0 for a clean stop.
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}

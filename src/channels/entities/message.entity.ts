@@ -1,0 +1,31 @@
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+
+/**
+ * A published message. `(channel, seq)` is the key every reader walks; the
+ * partial unique index makes `idempotency_key` a per-channel dedupe key.
+ */
+@Entity({ name: 'messages' })
+@Index('messages_idempotency_key_uq', ['channel', 'idempotencyKey'], {
+  unique: true,
+  where: 'idempotency_key IS NOT NULL',
+})
+@Index('messages_published_at_idx', ['publishedAt'])
+export class MessageEntity {
+  @PrimaryColumn({ type: 'varchar', length: 128 })
+  channel!: string;
+
+  @PrimaryColumn({ type: 'bigint' })
+  seq!: string;
+
+  @Column({ type: 'uuid', unique: true })
+  id!: string;
+
+  @Column({ type: 'jsonb' })
+  data!: unknown;
+
+  @Column({ name: 'idempotency_key', type: 'varchar', length: 128, nullable: true })
+  idempotencyKey!: string | null;
+
+  @Column({ name: 'published_at', type: 'timestamptz', default: () => 'now()' })
+  publishedAt!: Date;
+}

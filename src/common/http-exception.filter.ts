@@ -1,0 +1,82 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import type { Response } from 'express';
+import { isDatabaseUnavailable } from './database-errors.js';
+
+const REASONS: Record<number, string> = {
+  400: 'Bad Request',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+/**
+ * Every HTTP error leaves as `{statusCode, error, message}`. Errors that escape
+ * from Express middleware (body-parser's 413 and 400) and from Postgres being
+ * down (503) are mapped here too, so bad input never turns into a 500.
+ */
+@Catch()
+export class HttpExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('HttpError');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    if (host.getType() !== 'http') throw exception;
+    const res = host.switchToHttp().getResponse<Response>();
+    const { status, message, headers, extra } = this.describe(exception);
+    if (status >= 500 && status !== 503) this.logger.error(exception);
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    for (const [k, v] of Object.entries(headers ?? {})) res.setHeader(k, v);
+    res.status(status).json({ statusCode: status, error: REASONS[status] ?? 'Error', message, ...extra });
+  }
+
+  private describe(exception: unknown): {
+    status: number;
+    message: string;
+    headers?: Record<string, string>;
+    extra?: Record<string, unknown>;
+  } {
+    if (exception instanceof HttpException) {
+      const body = exception.getResponse();
+      // Terminus's readiness report: keep its per-dependency detail.
+      if (typeof body === 'object' && body && 'details' in body) {
+        return {
+          status: exception.getStatus(),
+          message: 'not ready',
+          extra: body as Record<string, unknown>,
+        };
+      }
+      let message = exception.message;
+      if (typeof body === 'object' && body && 'message' in body) {
+        const m = (body as { message: unknown }).message;
+        message = Array.isArray(m) ? m.join('; ') : String(m);
+      }
+      const headers = (exception as HttpException & { headers?: Record<string, string> }).headers;
+      return { status: exception.getStatus(), message, headers };
+    }
+    const err = exception as { type?: string; status?: number; message?: string; limit?: number };
+    if (err?.type === 'entity.too.large') {
+      return { status: HttpStatus.PAYLOAD_TOO_LARGE, message: `request body exceeds ${err.limit} bytes` };
+    }
+    if (err?.type === 'entity.parse.failed' || exception instanceof SyntaxError) {
+      return { status: HttpStatus.BAD_REQUEST, message: 'body is not valid JSON' };
+    }
+    if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) {
+      return { status: err.status, message: err.message ?? 'bad request' };
+    }
+    if (isDatabaseUnavailable(exception)) {
+      return {
+        status: HttpStatus.SERVICE_UNAVAILABLE,
+        message: 'database unavailable',
+        headers: { 'Retry-After': '2' },
+      };
+    }
+    return { status: HttpStatus.INTERNAL_SERVER_ERROR, message: 'internal error' };
+  }
+}

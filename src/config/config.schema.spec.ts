@@ -1,0 +1,48 @@
+import { ConfigError, parseConfig } from './config.schema.js';
+
+const base = { DATABASE_URL: 'postgres://u:p@localhost:5432/db', REDIS_URL: 'redis://localhost:6379' };
+
+describe('parseConfig', () => {
+  it('applies the documented defaults', () => {
+    const c = parseConfig(base);
+    expect(c.PORT).toBe(3000);
+    expect(c.ROLE).toEqual(['api', 'gateway', 'worker']);
+    expect(c.MAX_MESSAGE_BYTES).toBe(65536);
+    expect(c.WS_PING_INTERVAL_MS).toBe(25000);
+  });
+
+  it('parses a role list, trimming and de-duplicating', () => {
+    expect(parseConfig({ ...base, ROLE: ' worker, api,worker ' }).ROLE).toEqual(['worker', 'api']);
+  });
+
+  it.each([
+    ['PORT', 'abc', /PORT must be an integer/],
+    ['PORT', '70000', /PORT must be at most 65535/],
+    ['ROLE', 'api,cron', /ROLE must be a comma list of api, gateway, worker/],
+    ['ROLE', ',', /ROLE must name at least one/],
+    ['DATABASE_URL', 'mysql://x', /DATABASE_URL must be a postgres: or postgresql:\/\/ URL/],
+    ['REDIS_URL', 'nope', /REDIS_URL must be a redis: or rediss:\/\/ URL/],
+    ['MAX_MESSAGE_BYTES', '-1', /MAX_MESSAGE_BYTES must be an integer/],
+    ['LOG_LEVEL', 'loud', /LOG_LEVEL/],
+  ])('rejects %s=%s with a one-line message naming it', (name, value, pattern) => {
+    let error: unknown;
+    try {
+      parseConfig({ ...base, [name]: value });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toMatch(pattern);
+    expect(message).toContain(JSON.stringify(value));
+    expect(message).not.toContain('\n');
+  });
+
+  it('names every missing required variable', () => {
+    expect(() => parseConfig({})).toThrow(/DATABASE_URL is required; REDIS_URL is required/);
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(parseConfig({ ...base, PORT: '' }).PORT).toBe(3000);
+  });
+});

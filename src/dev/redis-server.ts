@@ -1,0 +1,111 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { freePort } from './free-port.js';
+
+const HINT =
+  'no redis-server found on PATH. Install one (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis) ' +
+  'or run one in Docker (docker compose -f docker/compose.yml up redis) and set REDIS_URL.';
+
+function onPath(bin: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Makes sure `redis-server` exists. On a fresh Debian/Ubuntu box run as root
+ * it installs Debian's package (saying so); anywhere else it explains how.
+ */
+export function ensureRedisServer(log: (line: string) => void): string {
+  if (onPath('redis-server')) return 'redis-server';
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (isRoot && onPath('apt-get')) {
+    log('redis-server not found: installing Debian package redis-server with apt-get (once)');
+    execFileSync(
+      'sh',
+      ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server'],
+      {
+        stdio: 'inherit',
+      },
+    );
+    if (onPath('redis-server')) return 'redis-server';
+  }
+  throw new Error(HINT);
+}
+
+export interface RedisHandle {
+  url: string;
+  port: number;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a private redis-server on a loopback port. No persistence: the dev
+ * and test servers hold only pub/sub and queues that Postgres can rebuild.
+ */
+export async function startRedis(
+  options: { port?: number; dir?: string; log?: (l: string) => void } = {},
+): Promise<RedisHandle> {
+  const bin = ensureRedisServer(options.log ?? (() => {}));
+  const port = options.port ?? (await freePort());
+  const dir = options.dir ?? process.cwd();
+  if (!existsSync(dir)) mkdirSync(dir, { recursive: true });
+  const child = spawn(
+    bin,
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+      '--maxmemory-policy',
+      'noeviction',
+      '--loglevel',
+      'warning',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  await waitForPort(port, child, () => stderr);
+  const url = `redis://127.0.0.1:${port}`;
+  return {
+    url,
+    port,
+    process: child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+async function waitForPort(port: number, child: ChildProcess, stderr: () => string): Promise<void> {
+  const { connect } = await import('node:net');
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`redis-server exited: ${stderr()}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.end();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`redis-server did not listen on ${port}: ${stderr()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,0 +1,60 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { DynamicModule, Module } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
+import type { AppConfig } from '../config/config.schema.js';
+
+const REQUEST_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
+// Query parameters that may carry credentials (browsers cannot set headers on
+// WebSocket or EventSource requests, so tokens end up in the URL).
+const SECRET_QUERY = /([?&](?:token|access_token|auth|jwt|key)=)[^&]*/gi;
+
+export const redactUrl = (url: string | undefined) => url?.replace(SECRET_QUERY, '$1[redacted]');
+
+/**
+ * JSON lines in production, pino-pretty in development; every HTTP line carries
+ * the request id (taken from `X-Request-Id` when sane, else generated).
+ */
+@Module({})
+export class LoggingModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    const pretty = config.NODE_ENV === 'development';
+    return {
+      module: LoggingModule,
+      imports: [
+        LoggerModule.forRoot({
+          pinoHttp: {
+            level: config.LOG_LEVEL,
+            transport: pretty
+              ? { target: 'pino-pretty', options: { singleLine: true, translateTime: 'SYS:HH:MM:ss.l' } }
+              : undefined,
+            genReqId: (req, res) => {
+              const given = req.headers['x-request-id'];
+              const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+              res.setHeader('X-Request-Id', id);
+              return id;
+            },
+            redact: {
+              paths: [
+                'req.headers.authorization',
+                'req.headers.cookie',
+                'req.headers["sec-websocket-protocol"]',
+                'res.headers["set-cookie"]',
+              ],
+              censor: '[redacted]',
+            },
+            serializers: {
+              req: (req: IncomingMessage & { id?: string; raw?: IncomingMessage }) => ({
+                id: req.id,
+                method: req.method,
+                url: redactUrl(req.url),
+              }),
+            },
+            // Probes and scrapes would drown the log.
+            autoLogging: { ignore: (req) => /^\/(health|metrics)/.test(req.url ?? '') },
+          },
+        }),
+      ],
+    };
+  }
+}

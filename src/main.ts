@@ -1,0 +1,3 @@
+import { runMain } from './bootstrap.js';
+
+void runMain(process.env);

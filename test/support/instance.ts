@@ -1,0 +1,89 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { freePort } from '../../src/dev/free-port.js';
+import { waitFor } from './wait-for.js';
+
+const MAIN = join(process.cwd(), 'dist', 'main.js');
+
+export interface Instance {
+  port: number;
+  url: string;
+  wsUrl: string;
+  process: ChildProcess;
+  /** Everything the process wrote, for failure messages. */
+  output(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Sends `signal` (SIGTERM by default) and resolves with the exit status. */
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const running = new Set<Instance>();
+
+/**
+ * Spawns `node dist/main.js` as a separate process — a real instance with its
+ * own Postgres pool and Redis connections — and, unless `ready: false`, waits
+ * until GET /health/ready answers 200.
+ */
+export async function startInstance(
+  env: Record<string, string> = {},
+  { ready = true }: { ready?: boolean } = {},
+): Promise<Instance> {
+  const port = env.PORT ? Number(env.PORT) : await freePort();
+  const child = spawn(process.execPath, [MAIN], {
+    env: {
+      PATH: process.env.PATH,
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'warn',
+      DATABASE_URL: process.env.DATABASE_URL,
+      REDIS_URL: process.env.REDIS_URL,
+      HOST: '127.0.0.1',
+      ...env,
+      PORT: String(port),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = once(child, 'exit').then(([code, signal]) => ({
+    code: code as number | null,
+    signal: signal as NodeJS.Signals | null,
+  }));
+  const instance: Instance = {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    wsUrl: `ws://127.0.0.1:${port}/v1/ws`,
+    process: child,
+    output: () => output,
+    exited,
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const status = await exited;
+      running.delete(instance);
+      return status;
+    },
+  };
+  running.add(instance);
+  if (ready) {
+    let dead = false;
+    void exited.then(() => (dead = true));
+    await waitFor(
+      async () => {
+        if (dead) throw new Error(`instance exited before ready:\n${output}`);
+        const res = await fetch(`${instance.url}/health/ready`);
+        return res.status === 200;
+      },
+      { timeoutMs: 45_000, intervalMs: 100, what: `instance on ${port} to be ready` },
+    ).catch((err) => {
+      child.kill('SIGKILL');
+      throw new Error(`${(err as Error).message}\n--- output ---\n${output}`);
+    });
+  }
+  return instance;
+}
+
+/** Stops every instance a test file started (call from afterAll). */
+export async function stopAllInstances(): Promise<void> {
+  await Promise.all([...running].map((i) => i.stop('SIGKILL')));
+}
