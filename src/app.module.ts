@@ -1,5 +1,7 @@
 import { DynamicModule, Module, ValidationPipe } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { ChannelsModule } from './channels/channels.module.js';
+import { ChannelsHttpModule } from './channels/http/channels-http.module.js';
 import { HttpExceptionFilter } from './common/http-exception.filter.js';
 import { ConfigModule } from './config/config.module.js';
 import { type AppConfig, hasRole } from './config/config.schema.js';
@@ -15,8 +17,8 @@ import { RedisModule } from './redis/redis.module.js';
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
-    const roleModules: DynamicModule['imports'] = [];
-    void hasRole;
+    const roleModules: NonNullable<DynamicModule['imports']> = [ChannelsModule];
+    if (hasRole(config, 'api')) roleModules.push(ChannelsHttpModule);
     return {
       module: AppModule,
       imports: [

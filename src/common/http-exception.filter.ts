@@ -1,9 +1,11 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Response } from 'express';
+import { AppError, HTTP_STATUS } from './app-error.js';
 import { isDatabaseUnavailable } from './database-errors.js';
 
 const REASONS: Record<number, string> = {
   400: 'Bad Request',
+  401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
   409: 'Conflict',
@@ -42,6 +44,10 @@ export class HttpExceptionFilter implements ExceptionFilter {
     headers?: Record<string, string>;
     extra?: Record<string, unknown>;
   } {
+    if (exception instanceof AppError) {
+      const headers = exception.retryAfter ? { 'Retry-After': String(exception.retryAfter) } : undefined;
+      return { status: HTTP_STATUS[exception.code], message: exception.message, headers };
+    }
     if (exception instanceof HttpException) {
       const body = exception.getResponse();
       // Terminus's readiness report: keep its per-dependency detail.

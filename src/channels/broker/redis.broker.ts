@@ -1,0 +1,52 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { RedisService } from '../../redis/redis.service.js';
+import type { Broker } from './broker.js';
+
+/**
+ * Redis pub/sub, one Redis channel per Squall channel (`<prefix>:ch:<name>`),
+ * so Redis routes a message only to instances interested in it.
+ */
+@Injectable()
+export class RedisBroker implements Broker {
+  private readonly logger = new Logger(RedisBroker.name);
+  private readonly keyPrefix: string;
+  private messageHandler: (channel: string, json: string) => void = () => {};
+  private resyncHandler: () => void = () => {};
+
+  constructor(private readonly redis: RedisService) {
+    this.keyPrefix = redis.key('ch', '');
+    redis.subscriber.on('message', (key: string, json: string) => {
+      if (key.startsWith(this.keyPrefix)) this.messageHandler(key.slice(this.keyPrefix.length), json);
+    });
+    // ioredis re-subscribes by itself after a reconnect, but whatever was
+    // published while the link was down is gone: ask the hub to catch up.
+    let connectedBefore = false;
+    redis.subscriber.on('ready', () => {
+      if (connectedBefore) {
+        this.logger.log('subscriber reconnected: resyncing channels from Postgres');
+        this.resyncHandler();
+      }
+      connectedBefore = true;
+    });
+  }
+
+  async publish(channel: string, json: string): Promise<void> {
+    await this.redis.command.publish(this.keyPrefix + channel, json);
+  }
+
+  async subscribe(channel: string): Promise<void> {
+    await this.redis.subscriber.subscribe(this.keyPrefix + channel);
+  }
+
+  async unsubscribe(channel: string): Promise<void> {
+    await this.redis.subscriber.unsubscribe(this.keyPrefix + channel);
+  }
+
+  onMessage(handler: (channel: string, json: string) => void): void {
+    this.messageHandler = handler;
+  }
+
+  onResync(handler: () => void): void {
+    this.resyncHandler = handler;
+  }
+}

@@ -1,0 +1,19 @@
+/** Channel names: 1..128 of letters, digits and `_ - . :`; the part before the first `:` is the namespace. */
+export const CHANNEL_NAME = /^[A-Za-z0-9_\-.:]{1,128}$/;
+
+/** Namespaces only the service itself may publish to (job progress lives on `job:<id>`). */
+const SERVICE_NAMESPACES = new Set(['job']);
+
+export function isValidChannelName(name: unknown): name is string {
+  return typeof name === 'string' && CHANNEL_NAME.test(name);
+}
+
+export function namespaceOf(channel: string): string | null {
+  const i = channel.indexOf(':');
+  return i === -1 ? null : channel.slice(0, i);
+}
+
+export function isServiceOnly(channel: string): boolean {
+  const ns = namespaceOf(channel);
+  return ns !== null && SERVICE_NAMESPACES.has(ns);
+}

@@ -1,0 +1,182 @@
+import { Inject, Injectable, Logger, BeforeApplicationShutdown } from '@nestjs/common';
+import { Counter, type Registry } from 'prom-client';
+import { AppError } from '../common/app-error.js';
+import { type AppConfig, InjectConfig } from '../config/app-config.js';
+import { InjectMetrics } from '../health/metrics.js';
+import { BROKER, type Broker } from './broker/broker.js';
+import { isServiceOnly, isValidChannelName } from './channel-name.js';
+import type { ChannelMessage, Envelope } from './envelope.js';
+import { HubService } from './hub/hub.provider.js';
+import type { Subscriber } from './hub/subscriber.js';
+import type { SubscribeResult } from './hub/hub.js';
+import { MessageStore } from './message.store.js';
+
+export interface PublishOptions {
+  idempotencyKey?: string;
+  /** Set by the service itself (jobs): allows service-only namespaces such as `job:`. */
+  asService?: boolean;
+}
+
+export interface Page {
+  messages: Envelope[];
+  /** The seq to pass as `after` next: the last message returned, or the channel's head when none. */
+  lastSeq: number;
+  hasMore?: boolean;
+}
+
+/**
+ * The one entry point for channels, used by every transport (REST, SSE, long
+ * poll, WebSocket) and by jobs. Transports never touch the store or hub.
+ */
+@Injectable()
+export class ChannelsService implements BeforeApplicationShutdown {
+  private readonly logger = new Logger(ChannelsService.name);
+  private readonly published: Counter;
+  /** Open long polls and streams, ended first at shutdown so the HTTP server can close. */
+  private readonly drains = new Set<() => void>();
+
+  constructor(
+    private readonly store: MessageStore,
+    private readonly hub: HubService,
+    @Inject(BROKER) private readonly broker: Broker,
+    @InjectConfig() private readonly config: AppConfig,
+    @InjectMetrics() registry: Registry,
+  ) {
+    this.published = new Counter({
+      name: 'squall_messages_published_total',
+      help: 'Messages committed by this instance',
+      registers: [registry],
+    });
+  }
+
+  /**
+   * Commits the message to Postgres (assigning its seq), then fans it out: to
+   * this instance's hub directly and to the others through the broker. The
+   * broker publish is not awaited: a Redis outage must not fail an
+   * acknowledged write (ioredis queues it, and hubs resync from Postgres).
+   */
+  async publish(
+    channel: string,
+    data: unknown,
+    options: PublishOptions = {},
+  ): Promise<{ message: ChannelMessage; envelope: Envelope; created: boolean }> {
+    this.assertChannel(channel);
+    if (!options.asService && isServiceOnly(channel)) {
+      throw new AppError('forbidden', `channel ${channel} is written only by the service`);
+    }
+    if (data === undefined) throw new AppError('bad_request', 'data is required');
+    const dataJson = JSON.stringify(data);
+    const size = Buffer.byteLength(dataJson);
+    if (size > this.config.MAX_MESSAGE_BYTES) {
+      throw new AppError(
+        'payload_too_large',
+        `data is ${size} bytes serialised; the limit is ${this.config.MAX_MESSAGE_BYTES}`,
+      );
+    }
+    const { envelope, created } = await this.store.publish(channel, dataJson, options.idempotencyKey);
+    if (created) {
+      this.published.inc();
+      this.hub.ingest(envelope);
+      this.broker.publish(channel, envelope.json()).catch((err: Error) => {
+        this.logger.warn(`broker publish on ${channel} failed (hubs will resync): ${err.message}`);
+      });
+    }
+    return { message: envelope.message, envelope, created };
+  }
+
+  async history(channel: string, after: number, limit: number): Promise<Page> {
+    this.assertChannel(channel);
+    const rows = await this.store.history(channel, after, limit + 1);
+    const hasMore = rows.length > limit;
+    const messages = hasMore ? rows.slice(0, limit) : rows;
+    const lastSeq = messages.length ? messages[messages.length - 1].seq : await this.head(channel);
+    return { messages, lastSeq, hasMore };
+  }
+
+  async lastSeq(channel: string): Promise<number> {
+    this.assertChannel(channel);
+    return this.head(channel);
+  }
+
+  /** Joins the channel; call {@link start} once the subscribe has been answered. */
+  subscribe(channel: string, subscriber: Subscriber, after?: number): Promise<SubscribeResult> {
+    this.assertChannel(channel);
+    return this.hub.subscribe(channel, subscriber, after);
+  }
+
+  start(result: SubscribeResult, pageSize?: number): Promise<void> {
+    return this.hub.start(result.subscription, pageSize);
+  }
+
+  unsubscribe(result: SubscribeResult): void {
+    this.hub.unsubscribe(result.subscription);
+  }
+
+  /**
+   * Long poll on the hub: answers as soon as any message has `seq > after`
+   * (batching what arrives in the same tick), or with none at the timeout or
+   * when `signal` aborts (client gone). Costs no Postgres query while waiting.
+   */
+  async poll(
+    channel: string,
+    after: number,
+    timeoutMs: number,
+    limit: number,
+    signal: AbortSignal,
+  ): Promise<Page> {
+    const messages: Envelope[] = [];
+    let finish!: () => void;
+    const done = new Promise<void>((resolve) => (finish = resolve));
+    let scheduled = false;
+    const subscriber: Subscriber = {
+      deliver: (envelope) => {
+        if (messages.length >= limit) return;
+        messages.push(envelope);
+        if (messages.length >= limit) finish();
+        else if (!scheduled) {
+          scheduled = true;
+          setImmediate(finish);
+        }
+      },
+      overflow: () => finish(),
+    };
+    const result = await this.subscribe(channel, subscriber, after);
+    const drain = () => finish();
+    this.drains.add(drain);
+    signal.addEventListener('abort', drain, { once: true });
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await this.start(result, limit);
+      if (messages.length === 0) timer = setTimeout(finish, timeoutMs);
+      await done;
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', drain);
+      this.drains.delete(drain);
+      this.unsubscribe(result);
+    }
+    const lastSeq = messages.length ? messages[messages.length - 1].seq : Math.max(result.lastSeq, 0);
+    return { messages: messages.slice(0, limit), lastSeq };
+  }
+
+  /** Registers a callback that ends a long-lived response at shutdown; returns its remover. */
+  onShutdown(drain: () => void): () => void {
+    this.drains.add(drain);
+    return () => this.drains.delete(drain);
+  }
+
+  beforeApplicationShutdown(): void {
+    for (const drain of [...this.drains]) drain();
+    this.drains.clear();
+  }
+
+  private async head(channel: string): Promise<number> {
+    return this.hub.knownLastSeq(channel) ?? (await this.store.lastSeq(channel));
+  }
+
+  private assertChannel(channel: string): void {
+    if (!isValidChannelName(channel)) {
+      throw new AppError('bad_request', 'channel must match ^[A-Za-z0-9_\\-.:]{1,128}$');
+    }
+  }
+}

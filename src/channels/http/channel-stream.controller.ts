@@ -1,0 +1,74 @@
+import { Controller, Get, Headers, Param, Query, Res } from '@nestjs/common';
+import type { Response } from 'express';
+import { AppError } from '../../common/app-error.js';
+import { type AppConfig, InjectConfig } from '../../config/app-config.js';
+import { ChannelsService } from '../channels.service.js';
+import { StreamQueryDto } from '../dto/channel-queries.dto.js';
+
+/**
+ * Server-Sent Events: `id:` is the seq, so a reconnecting EventSource resumes
+ * exactly with Last-Event-ID. A client that cannot keep up is disconnected
+ * (and resumes) rather than buffered without bound.
+ */
+@Controller('v1/channels')
+export class ChannelStreamController {
+  constructor(
+    private readonly channels: ChannelsService,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
+
+  @Get(':channel/stream')
+  async stream(
+    @Param('channel') channel: string,
+    @Query() q: StreamQueryDto,
+    @Headers('last-event-id') lastEventId: string | undefined,
+    @Res() res: Response,
+  ) {
+    const after = lastEventId !== undefined ? parseLastEventId(lastEventId) : q.after;
+    let closed = false;
+    const close = () => {
+      if (!closed) {
+        closed = true;
+        res.end();
+      }
+    };
+    const subscribed = await this.channels.subscribe(
+      channel,
+      {
+        deliver: (envelope) => {
+          if (closed) return;
+          res.write(envelope.sseFrame());
+          if (res.writableLength > this.config.WS_MAX_BUFFERED_BYTES) close();
+        },
+        overflow: close,
+      },
+      after,
+    );
+    const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), this.config.SSE_HEARTBEAT_MS);
+    const removeDrain = this.channels.onShutdown(close);
+    res.on('close', () => {
+      closed = true;
+      clearInterval(heartbeat);
+      removeDrain();
+      this.channels.unsubscribe(subscribed);
+    });
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache, no-transform',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    });
+    // Comments only: EventSource ignores them, and no parser meets an event type it does not expect.
+    res.write(
+      `retry: 1000\n: subscribed lastSeq=${subscribed.lastSeq} truncated=${subscribed.truncated}\n\n`,
+    );
+    await this.channels.start(subscribed);
+  }
+}
+
+function parseLastEventId(value: string): number {
+  const n = /^\d{1,15}$/.test(value.trim()) ? Number(value.trim()) : NaN;
+  if (!Number.isSafeInteger(n))
+    throw new AppError('bad_request', 'Last-Event-ID must be a non-negative integer');
+  return n;
+}

@@ -1,0 +1,48 @@
+import { Body, Controller, Get, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
+import type { Response } from 'express';
+import { ChannelsService } from '../channels.service.js';
+import { HistoryQueryDto, PollQueryDto } from '../dto/channel-queries.dto.js';
+import { parsePublishBody } from '../dto/publish-body.js';
+import { pageJson } from './page-json.js';
+
+@Controller('v1/channels')
+export class ChannelsController {
+  constructor(private readonly channels: ChannelsService) {}
+
+  /** 201 with the new message; 200 with the original when the idempotencyKey was already used. */
+  @Post(':channel/messages')
+  async publish(
+    @Param('channel') channel: string,
+    @Body() body: unknown,
+    @Res({ passthrough: true }) res: Response,
+  ) {
+    const { data, idempotencyKey } = parsePublishBody(body);
+    const { message, created } = await this.channels.publish(channel, data, { idempotencyKey });
+    res.status(created ? HttpStatus.CREATED : HttpStatus.OK);
+    return message;
+  }
+
+  @Get(':channel/messages')
+  async history(@Param('channel') channel: string, @Query() q: HistoryQueryDto, @Res() res: Response) {
+    const page = await this.channels.history(channel, q.after, q.limit);
+    res.type('application/json').send(pageJson(page));
+  }
+
+  @Get(':channel/poll')
+  async poll(@Param('channel') channel: string, @Query() q: PollQueryDto, @Res() res: Response) {
+    // The response's 'close' fires when the client goes away (the request's
+    // does not, once its body is read), which frees the wait at once.
+    const abort = new AbortController();
+    res.on('close', () => abort.abort());
+    const page = await this.channels.poll(channel, q.after, q.timeout * 1000, q.limit, abort.signal);
+    if (!res.writableEnded && !res.destroyed) {
+      res.setHeader('Cache-Control', 'no-store');
+      res.type('application/json').send(pageJson(page));
+    }
+  }
+
+  @Get(':channel')
+  async info(@Param('channel') channel: string) {
+    return { channel, lastSeq: await this.channels.lastSeq(channel) };
+  }
+}

@@ -1,0 +1,7 @@
+import type { Page } from '../channels.service.js';
+
+/** Serialises a page from the envelopes' cached JSON instead of re-stringifying every message. */
+export function pageJson(page: Page): string {
+  const more = page.hasMore === undefined ? '' : `,"hasMore":${page.hasMore}`;
+  return `{"messages":[${page.messages.map((m) => m.json()).join(',')}],"lastSeq":${page.lastSeq}${more}}`;
+}

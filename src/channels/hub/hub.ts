@@ -1,0 +1,289 @@
+import { Logger } from '@nestjs/common';
+import type { Broker } from '../broker/broker.js';
+import { Envelope } from '../envelope.js';
+import type { Subscriber } from './subscriber.js';
+import { Subscription } from './subscription.js';
+
+/** What the hub reads from Postgres (MessageStore implements it). */
+export interface HistorySource {
+  history(channel: string, after: number, limit: number): Promise<Envelope[]>;
+  lastSeq(channel: string): Promise<number>;
+  lastSeqs(channels: string[]): Promise<Map<string, number>>;
+  firstRetainedSeq(channel: string): Promise<number | null>;
+}
+
+export interface HubStats {
+  onGap?(channel: string): void;
+  onDeliver?(count: number): void;
+  onSkip?(channel: string, from: number, to: number): void;
+}
+
+export interface SubscribeResult {
+  subscription: Subscription;
+  /** The channel's last seq when the subscription joined. */
+  lastSeq: number;
+  /** True when messages after `after` were already removed by retention. */
+  truncated: boolean;
+}
+
+const PAGE = 1000;
+
+/** The hub's per-channel state: where the channel's ordered stream stands on this instance. */
+class ChannelStream {
+  /** The next seq to fan out; 0 until the stream has read its starting position. */
+  nextSeq = 0;
+  readonly subs = new Set<Subscription>();
+  /** Messages that arrived ahead of `nextSeq` (or before the stream opened), by seq. */
+  readonly pending = new Map<number, Envelope>();
+  refs = 0;
+  filling = false;
+  closed = false;
+  ready!: Promise<void>;
+
+  constructor(readonly name: string) {}
+}
+
+/**
+ * One per instance, serving WebSocket, SSE and long-poll subscribers alike.
+ *
+ * Ordering: per channel (not per subscriber) the hub keeps the next seq it
+ * expects. A message from the broker that is ahead of it is held and the
+ * missing ones are read from Postgres; a seq can be missing there only if
+ * retention removed it, because seqs commit in order (see MessageStore).
+ *
+ * Resume: a subscriber joins the live stream first (held in a backlog), then
+ * history up to its join point is replayed, then the backlog is merged; the
+ * subscription's cursor drops duplicates. See {@link Subscription}.
+ */
+export class Hub {
+  private readonly logger = new Logger('Hub');
+  private readonly streams = new Map<string, ChannelStream>();
+  private sweepTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly store: HistorySource,
+    private readonly broker: Broker,
+    private readonly stats: HubStats = {},
+  ) {
+    broker.onMessage((channel, json) => {
+      let envelope: Envelope;
+      try {
+        envelope = Envelope.fromJson(json);
+      } catch {
+        this.logger.warn(`dropped a malformed broker message on ${channel}`);
+        return;
+      }
+      this.ingest(envelope);
+    });
+    broker.onResync(() => void this.resync());
+  }
+
+  /** Periodic resync: a safety net for a broker message lost without a reconnect. */
+  startSweeping(intervalMs: number): void {
+    this.sweepTimer = setInterval(() => void this.resync(), intervalMs);
+    this.sweepTimer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.sweepTimer);
+  }
+
+  get channelCount(): number {
+    return this.streams.size;
+  }
+
+  get subscriberCount(): number {
+    let n = 0;
+    for (const s of this.streams.values()) n += s.subs.size;
+    return n;
+  }
+
+  /** The channel's last seq as this instance knows it, when it follows the channel. */
+  knownLastSeq(channel: string): number | undefined {
+    const stream = this.streams.get(channel);
+    return stream && stream.nextSeq > 0 ? stream.nextSeq - 1 : undefined;
+  }
+
+  /**
+   * Joins `channel`. Nothing is delivered until the caller calls {@link start},
+   * so it can first answer the subscribe. Without `after` the subscription
+   * starts at the live position; with it, history after `after` comes first.
+   */
+  async subscribe(channel: string, subscriber: Subscriber, after?: number): Promise<SubscribeResult> {
+    let stream = this.streams.get(channel);
+    if (!stream) {
+      stream = new ChannelStream(channel);
+      this.streams.set(channel, stream);
+      stream.ready = this.open(stream);
+    }
+    stream.refs++;
+    let subscription: Subscription | undefined;
+    try {
+      await stream.ready;
+      // Join the live stream in the same tick as reading its position, so no
+      // message can pass between the two.
+      const lastSeq = stream.nextSeq - 1;
+      const cursor = after === undefined ? lastSeq : after;
+      subscription = new Subscription(channel, subscriber, cursor, lastSeq);
+      stream.subs.add(subscription);
+      let truncated = false;
+      if (cursor < lastSeq) {
+        const first = await this.store.firstRetainedSeq(channel);
+        truncated = first === null || first > cursor + 1;
+      }
+      return { subscription, lastSeq, truncated };
+    } catch (err) {
+      if (subscription) this.unsubscribe(subscription);
+      else this.release(stream);
+      throw err;
+    }
+  }
+
+  /**
+   * Replays history from the subscription's cursor to its join point, then
+   * lets live messages through. Resolves when the subscription is live.
+   * `pageSize` bounds each history read (long polls ask for their limit).
+   */
+  async start(subscription: Subscription, pageSize = PAGE): Promise<void> {
+    let attempt = 0;
+    while (!subscription.cancelled && subscription.cursor < subscription.joinedAt) {
+      let page: Envelope[];
+      try {
+        page = await this.store.history(subscription.channel, subscription.cursor, pageSize);
+        attempt = 0;
+      } catch (err) {
+        // Postgres blipped: keep the subscription held and try again.
+        this.logger.warn(`history read for ${subscription.channel} failed: ${(err as Error).message}`);
+        await delay(Math.min(100 * 2 ** attempt++, 2000));
+        continue;
+      }
+      for (const envelope of page) subscription.replay(envelope);
+      if (page.length < pageSize) break;
+    }
+    subscription.goLive();
+  }
+
+  unsubscribe(subscription: Subscription): void {
+    if (subscription.cancelled) return;
+    subscription.cancelled = true;
+    const stream = this.streams.get(subscription.channel);
+    if (stream?.subs.delete(subscription)) this.release(stream);
+  }
+
+  /** A message from this instance's own publish or from the broker; duplicates are harmless. */
+  ingest(envelope: Envelope): void {
+    const stream = this.streams.get(envelope.channel);
+    if (!stream || stream.closed) return;
+    if (stream.nextSeq === 0) {
+      stream.pending.set(envelope.seq, envelope);
+      return;
+    }
+    if (envelope.seq < stream.nextSeq) return;
+    stream.pending.set(envelope.seq, envelope);
+    this.advance(stream);
+    if (stream.pending.size > 0) this.fill(stream);
+  }
+
+  /** Compares every followed channel with Postgres and fills what this instance missed. */
+  async resync(): Promise<void> {
+    const open = [...this.streams.values()].filter((s) => s.nextSeq > 0 && !s.closed);
+    if (open.length === 0) return;
+    let heads: Map<string, number>;
+    try {
+      heads = await this.store.lastSeqs(open.map((s) => s.name));
+    } catch (err) {
+      this.logger.warn(`resync failed: ${(err as Error).message}`);
+      return;
+    }
+    for (const stream of open) {
+      if ((heads.get(stream.name) ?? 0) >= stream.nextSeq) this.fill(stream);
+    }
+  }
+
+  private async open(stream: ChannelStream): Promise<void> {
+    try {
+      // Subscribe before reading the position: anything committed after the
+      // read is then certain to arrive through the broker (or a gap fill).
+      await this.broker.subscribe(stream.name);
+      const last = await this.store.lastSeq(stream.name);
+      stream.nextSeq = last + 1;
+      for (const seq of stream.pending.keys()) if (seq <= last) stream.pending.delete(seq);
+      this.advance(stream);
+      if (stream.pending.size > 0) this.fill(stream);
+    } catch (err) {
+      if (this.streams.get(stream.name) === stream) this.streams.delete(stream.name);
+      stream.closed = true;
+      void this.broker.unsubscribe(stream.name).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Fans out every contiguous pending message starting at `nextSeq`. */
+  private advance(stream: ChannelStream): void {
+    for (;;) {
+      const envelope = stream.pending.get(stream.nextSeq);
+      if (!envelope) return;
+      stream.pending.delete(stream.nextSeq);
+      stream.nextSeq++;
+      for (const sub of stream.subs) sub.push(envelope);
+      this.stats.onDeliver?.(stream.subs.size);
+    }
+  }
+
+  /** Reads from Postgres whatever lies between `nextSeq` and the newest known message. Single-flight per channel. */
+  private fill(stream: ChannelStream): void {
+    if (stream.filling || stream.closed) return;
+    stream.filling = true;
+    this.stats.onGap?.(stream.name);
+    void (async () => {
+      let attempt = 0;
+      let emptyReads = 0;
+      try {
+        while (!stream.closed) {
+          let page: Envelope[];
+          try {
+            page = await this.store.history(stream.name, stream.nextSeq - 1, PAGE);
+          } catch (err) {
+            this.logger.warn(`gap fill for ${stream.name} failed: ${(err as Error).message}`);
+            await delay(Math.min(100 * 2 ** attempt++, 2000));
+            continue;
+          }
+          attempt = 0;
+          if (page.length > 0 && page[0].seq > stream.nextSeq) {
+            // Retention removed the missing seqs: nobody can have them.
+            this.stats.onSkip?.(stream.name, stream.nextSeq, page[0].seq - 1);
+            stream.nextSeq = page[0].seq;
+          }
+          for (const envelope of page)
+            if (envelope.seq >= stream.nextSeq) stream.pending.set(envelope.seq, envelope);
+          this.advance(stream);
+          if (page.length === PAGE) continue;
+          if (stream.pending.size === 0) return;
+          // Held messages, yet nothing new in Postgres: only possible if the
+          // read raced a prune. Retry briefly, then jump to what is held.
+          if (++emptyReads > 20) {
+            const next = Math.min(...stream.pending.keys());
+            this.stats.onSkip?.(stream.name, stream.nextSeq, next - 1);
+            stream.nextSeq = next;
+            this.advance(stream);
+            if (stream.pending.size === 0) return;
+          }
+          await delay(50);
+        }
+      } finally {
+        stream.filling = false;
+      }
+    })();
+  }
+
+  private release(stream: ChannelStream): void {
+    if (--stream.refs > 0) return;
+    if (this.streams.get(stream.name) === stream) this.streams.delete(stream.name);
+    stream.closed = true;
+    void this.broker.unsubscribe(stream.name).catch((err: Error) => {
+      this.logger.warn(`broker unsubscribe ${stream.name} failed: ${err.message}`);
+    });
+  }
+}
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

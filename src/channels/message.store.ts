@@ -1,0 +1,143 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { Envelope } from './envelope.js';
+
+const IDEMPOTENCY_CONSTRAINT = 'messages_idempotency_key_uq';
+const ROW_COLUMNS = `seq::text AS seq, id, data::text AS data,
+  to_char(published_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS published_at`;
+
+interface Row {
+  seq: string;
+  id: string;
+  data: string;
+  published_at: string;
+}
+
+export interface PublishResult {
+  envelope: Envelope;
+  /** False when the idempotency key had been used: the envelope is the original. */
+  created: boolean;
+}
+
+/**
+ * Postgres is the source of truth for channels: a message exists, with its
+ * seq, once its insert has committed, and before anyone is told about it.
+ */
+@Injectable()
+export class MessageStore {
+  constructor(@InjectDataSource() private readonly db: DataSource) {}
+
+  /**
+   * One statement, one round trip: bump the channel's counter (the row lock
+   * serialises publishers per channel, so seqs commit in order and without
+   * gaps) and insert the message. A reused idempotency key violates the unique
+   * index, the whole statement rolls back (no seq is burned), and the original
+   * message is returned instead.
+   */
+  async publish(channel: string, dataJson: string, idempotencyKey?: string): Promise<PublishResult> {
+    const id = randomUUID();
+    try {
+      const rows: Row[] = await this.db.query(
+        `WITH ch AS (
+           INSERT INTO channels AS c (name, last_seq) VALUES ($1, 1)
+           ON CONFLICT (name) DO UPDATE SET last_seq = c.last_seq + 1
+           RETURNING last_seq
+         )
+         INSERT INTO messages (channel, seq, id, data, idempotency_key)
+         SELECT $1, ch.last_seq, $2, $3::jsonb, $4 FROM ch
+         RETURNING ${ROW_COLUMNS}`,
+        [channel, id, dataJson, idempotencyKey ?? null],
+      );
+      return { envelope: this.toEnvelope(channel, rows[0]), created: true };
+    } catch (err) {
+      const e = err as { code?: string; constraint?: string; driverError?: { constraint?: string } };
+      const constraint = e.constraint ?? e.driverError?.constraint;
+      if (idempotencyKey && e.code === '23505' && constraint === IDEMPOTENCY_CONSTRAINT) {
+        const rows: Row[] = await this.db.query(
+          `SELECT ${ROW_COLUMNS} FROM messages WHERE channel = $1 AND idempotency_key = $2`,
+          [channel, idempotencyKey],
+        );
+        if (rows[0]) return { envelope: this.toEnvelope(channel, rows[0]), created: false };
+      }
+      throw err;
+    }
+  }
+
+  /** Messages with `seq > after`, ascending, at most `limit`. */
+  async history(channel: string, after: number, limit: number): Promise<Envelope[]> {
+    const rows: Row[] = await this.db.query(
+      `SELECT ${ROW_COLUMNS} FROM messages WHERE channel = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+      [channel, after, limit],
+    );
+    return rows.map((r) => this.toEnvelope(channel, r));
+  }
+
+  /** The channel's last seq (0 for a channel never written). */
+  async lastSeq(channel: string): Promise<number> {
+    const rows: { last_seq: string }[] = await this.db.query(
+      'SELECT last_seq::text AS last_seq FROM channels WHERE name = $1',
+      [channel],
+    );
+    return rows[0] ? Number(rows[0].last_seq) : 0;
+  }
+
+  /** Last seqs of many channels in one query (channels never written are absent). */
+  async lastSeqs(channels: string[]): Promise<Map<string, number>> {
+    if (channels.length === 0) return new Map();
+    const rows: { name: string; last_seq: string }[] = await this.db.query(
+      'SELECT name, last_seq::text AS last_seq FROM channels WHERE name = ANY($1)',
+      [channels],
+    );
+    return new Map(rows.map((r) => [r.name, Number(r.last_seq)]));
+  }
+
+  /** The oldest retained seq, or null when nothing is retained. */
+  async firstRetainedSeq(channel: string): Promise<number | null> {
+    const rows: { seq: string }[] = await this.db.query(
+      'SELECT seq::text AS seq FROM messages WHERE channel = $1 ORDER BY seq LIMIT 1',
+      [channel],
+    );
+    return rows[0] ? Number(rows[0].seq) : null;
+  }
+
+  /**
+   * History retention: keeps at most `maxPerChannel` newest messages per
+   * channel and none older than `ttlSeconds` (0 disables either rule). The
+   * channel rows, and so their seq counters, are never deleted. Deletes in
+   * batches so a large backlog never holds long locks. Returns rows deleted.
+   */
+  async prune(options: { maxPerChannel: number; ttlSeconds: number; batch?: number }): Promise<number> {
+    const batch = options.batch ?? 10_000;
+    let total = 0;
+    if (options.ttlSeconds > 0) {
+      for (;;) {
+        const res: [unknown[], number] = await this.db.query(
+          `DELETE FROM messages WHERE ctid = ANY(ARRAY(
+             SELECT ctid FROM messages WHERE published_at < now() - make_interval(secs => $1) LIMIT $2))`,
+          [options.ttlSeconds, batch],
+        );
+        total += res[1];
+        if (res[1] < batch) break;
+      }
+    }
+    if (options.maxPerChannel > 0) {
+      for (;;) {
+        const res: [unknown[], number] = await this.db.query(
+          `DELETE FROM messages WHERE ctid = ANY(ARRAY(
+             SELECT m.ctid FROM messages m JOIN channels c ON c.name = m.channel
+             WHERE c.last_seq > $1 AND m.seq <= c.last_seq - $1 LIMIT $2))`,
+          [options.maxPerChannel, batch],
+        );
+        total += res[1];
+        if (res[1] < batch) break;
+      }
+    }
+    return total;
+  }
+
+  private toEnvelope(channel: string, row: Row): Envelope {
+    return Envelope.fromRow(channel, Number(row.seq), row.id, row.data, row.published_at);
+  }
+}
