@@ -6,6 +6,7 @@ import { HttpExceptionFilter } from './common/http-exception.filter.js';
 import { ConfigModule } from './config/config.module.js';
 import { type AppConfig, hasRole } from './config/config.schema.js';
 import { DatabaseModule } from './database/database.module.js';
+import { GatewayModule } from './gateway/gateway.module.js';
 import { HealthModule } from './health/health.module.js';
 import { LoggingModule } from './logging/logging.module.js';
 import { RedisModule } from './redis/redis.module.js';
@@ -19,6 +20,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     const roleModules: NonNullable<DynamicModule['imports']> = [ChannelsModule];
     if (hasRole(config, 'api')) roleModules.push(ChannelsHttpModule);
+    if (hasRole(config, 'gateway')) roleModules.push(GatewayModule);
     return {
       module: AppModule,
       imports: [

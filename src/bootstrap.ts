@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
+import { SquallWsAdapter } from './gateway/squall-ws.adapter.js';
 import { type AppConfig, ConfigError, hasRole, parseConfig } from './config/config.schema.js';
 
 /** Creates and starts one Squall instance; used by main.ts, the dev start and tests. */
@@ -17,7 +18,7 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   // The envelope around `data` (channel, idempotencyKey...) needs some room
   // beyond MAX_MESSAGE_BYTES; the exact data limit is checked by the handler.
   app.useBodyParser('json', { limit: config.MAX_MESSAGE_BYTES * 2 + 16 * 1024 });
-  void hasRole;
+  if (hasRole(config, 'gateway')) app.useWebSocketAdapter(new SquallWsAdapter(app, config));
   await app.listen(config.PORT, config.HOST);
   return app;
 }

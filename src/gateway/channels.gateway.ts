@@ -1,0 +1,181 @@
+import type { IncomingMessage } from 'node:http';
+import { BeforeApplicationShutdown, Logger, UseFilters } from '@nestjs/common';
+import {
+  ConnectedSocket,
+  MessageBody,
+  OnGatewayConnection,
+  OnGatewayDisconnect,
+  OnGatewayInit,
+  SubscribeMessage,
+  WebSocketGateway,
+} from '@nestjs/websockets';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { WebSocket, WebSocketServer } from 'ws';
+import { ChannelsService } from '../channels/channels.service.js';
+import { AppError } from '../common/app-error.js';
+import { type AppConfig, InjectConfig } from '../config/app-config.js';
+import { InjectMetrics } from '../health/metrics.js';
+import { parsePublish, parseSubscribe, parseUnsubscribe } from './frame-data.js';
+import { frameRefs } from './frames.js';
+import { CLOSE_GOING_AWAY, WsConnection } from './ws-connection.js';
+import { WsErrorFilter } from './ws-exception.filter.js';
+
+const refOf = (data: object) => frameRefs.get(data);
+
+/**
+ * WebSocket frames to the channels hub, nothing else: `subscribe`,
+ * `unsubscribe`, `publish`, `ping`, plus server pings and shutdown. Frame
+ * parsing and unknown events are handled by SquallWsAdapter.
+ */
+@WebSocketGateway({ path: '/v1/ws' })
+@UseFilters(WsErrorFilter)
+export class ChannelsGateway
+  implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect, BeforeApplicationShutdown
+{
+  private readonly logger = new Logger(ChannelsGateway.name);
+  private readonly connections = new Map<WebSocket, WsConnection>();
+  private heartbeat?: NodeJS.Timeout;
+  private readonly frames: Counter;
+
+  constructor(
+    private readonly channels: ChannelsService,
+    @InjectConfig() private readonly config: AppConfig,
+    @InjectMetrics() registry: Registry,
+  ) {
+    this.frames = new Counter({
+      name: 'squall_ws_frames_total',
+      help: 'WebSocket frames handled, by event',
+      labelNames: ['event'],
+      registers: [registry],
+    });
+    const connections = this.connections;
+    new Gauge({
+      name: 'squall_ws_connections',
+      help: 'Open WebSocket connections',
+      registers: [registry],
+      collect() {
+        this.set(connections.size);
+      },
+    });
+  }
+
+  afterInit(_server: WebSocketServer): void {
+    // A peer that misses two pings in a row is gone (half-open TCP, sleeping laptop).
+    this.heartbeat = setInterval(() => {
+      for (const conn of this.connections.values()) {
+        if (conn.missedPongs >= 2) {
+          conn.socket.terminate();
+          continue;
+        }
+        conn.missedPongs++;
+        conn.socket.ping();
+      }
+    }, this.config.WS_PING_INTERVAL_MS);
+    this.heartbeat.unref();
+  }
+
+  handleConnection(socket: WebSocket, _request: IncomingMessage): void {
+    // Guards do not run here; authentication will check `_request` in this spot.
+    const conn = new WsConnection(socket, this.config.WS_MAX_BUFFERED_BYTES);
+    this.connections.set(socket, conn);
+    socket.on('pong', () => (conn.missedPongs = 0));
+  }
+
+  handleDisconnect(socket: WebSocket): void {
+    const conn = this.connections.get(socket);
+    if (!conn) return;
+    this.connections.delete(socket);
+    conn.closed = true;
+    for (const sub of conn.subscriptions.values()) this.channels.unsubscribe(sub);
+    conn.subscriptions.clear();
+  }
+
+  /**
+   * `subscribed` is sent before any message of the channel: the hub holds
+   * live messages until history after `after` has been replayed, then merges.
+   * Subscribing again to a channel replaces the earlier subscription.
+   */
+  @SubscribeMessage('subscribe')
+  async subscribe(@ConnectedSocket() socket: WebSocket, @MessageBody() data: Record<string, unknown>) {
+    this.frames.inc({ event: 'subscribe' });
+    const conn = this.connection(socket);
+    const { channel, after } = parseSubscribe(data);
+    await conn.serial(async () => {
+      const existing = conn.subscriptions.get(channel);
+      if (!existing && conn.subscriptions.size >= this.config.WS_MAX_SUBSCRIPTIONS) {
+        throw new AppError(
+          'bad_request',
+          `subscription limit of ${this.config.WS_MAX_SUBSCRIPTIONS} reached`,
+        );
+      }
+      const result = await this.channels.subscribe(
+        channel,
+        {
+          deliver: (envelope) => conn.send(envelope.wsFrame()),
+          overflow: () => conn.close(1013, 'slow consumer: reconnect and resume with after'),
+        },
+        after,
+      );
+      if (conn.closed) {
+        this.channels.unsubscribe(result);
+        return;
+      }
+      if (existing) this.channels.unsubscribe(existing);
+      conn.subscriptions.set(channel, result);
+      conn.reply(
+        'subscribed',
+        result.truncated
+          ? { channel, lastSeq: result.lastSeq, truncated: true }
+          : { channel, lastSeq: result.lastSeq },
+        refOf(data),
+      );
+      // History replay continues in the background; later frames are not held up.
+      void this.channels.start(result);
+    });
+  }
+
+  @SubscribeMessage('unsubscribe')
+  async unsubscribe(@ConnectedSocket() socket: WebSocket, @MessageBody() data: Record<string, unknown>) {
+    this.frames.inc({ event: 'unsubscribe' });
+    const conn = this.connection(socket);
+    const { channel } = parseUnsubscribe(data);
+    await conn.serial(async () => {
+      const existing = conn.subscriptions.get(channel);
+      if (existing) {
+        this.channels.unsubscribe(existing);
+        conn.subscriptions.delete(channel);
+      }
+      conn.reply('unsubscribed', { channel }, refOf(data));
+    });
+  }
+
+  @SubscribeMessage('publish')
+  async publish(@ConnectedSocket() socket: WebSocket, @MessageBody() data: Record<string, unknown>) {
+    this.frames.inc({ event: 'publish' });
+    const conn = this.connection(socket);
+    const { channel, data: payload, idempotencyKey } = parsePublish(data);
+    await conn.serial(async () => {
+      const { message, created } = await this.channels.publish(channel, payload, { idempotencyKey });
+      const ack = { channel, seq: message.seq, id: message.id };
+      conn.reply('ack', created ? ack : { ...ack, duplicate: true }, refOf(data));
+    });
+  }
+
+  @SubscribeMessage('ping')
+  ping(@ConnectedSocket() socket: WebSocket, @MessageBody() data: Record<string, unknown>) {
+    this.frames.inc({ event: 'ping' });
+    this.connection(socket).reply('pong', {}, refOf(data));
+  }
+
+  /** Tells every client to reconnect elsewhere (1001) before the server closes. */
+  beforeApplicationShutdown(): void {
+    clearInterval(this.heartbeat);
+    for (const conn of this.connections.values()) conn.close(CLOSE_GOING_AWAY, 'server shutting down');
+  }
+
+  private connection(socket: WebSocket): WsConnection {
+    const conn = this.connections.get(socket);
+    if (!conn) throw new AppError('internal', 'connection not registered');
+    return conn;
+  }
+}

@@ -1,0 +1,26 @@
+import { AppError } from '../common/app-error.js';
+import { parsePublishBody, type PublishBody } from '../channels/dto/publish-body.js';
+
+function channelOf(data: Record<string, unknown>): string {
+  if (typeof data.channel !== 'string' || data.channel.length === 0) {
+    throw new AppError('bad_request', 'channel is required');
+  }
+  return data.channel;
+}
+
+export function parseSubscribe(data: Record<string, unknown>): { channel: string; after?: number } {
+  const channel = channelOf(data);
+  const { after } = data;
+  if (after !== undefined && !(typeof after === 'number' && Number.isSafeInteger(after) && after >= 0)) {
+    throw new AppError('bad_request', 'after must be an integer >= 0');
+  }
+  return { channel, after: after as number | undefined };
+}
+
+export function parseUnsubscribe(data: Record<string, unknown>): { channel: string } {
+  return { channel: channelOf(data) };
+}
+
+export function parsePublish(data: Record<string, unknown>): PublishBody & { channel: string } {
+  return { channel: channelOf(data), ...parsePublishBody(data) };
+}

@@ -1,0 +1,111 @@
+import { type INestApplicationContext, Logger } from '@nestjs/common';
+import { WsAdapter } from '@nestjs/platform-ws';
+import type { MessageMappingProperties } from '@nestjs/websockets';
+import { EMPTY, type Observable, fromEvent } from 'rxjs';
+import { catchError, filter, first, map, mergeMap, share, takeUntil } from 'rxjs/operators';
+import type { WebSocket, WebSocketServer } from 'ws';
+import type { AppConfig } from '../config/config.schema.js';
+import { type ClientFrame, FrameError, errorFrame, frameRefs, parseFrame } from './frames.js';
+
+const OPEN = 1;
+
+/**
+ * `@nestjs/platform-ws` with Squall's frame contract. The stock adapter drops
+ * invalid JSON and unknown events in silence; here each gets an `error` frame
+ * (echoing `ref` when it could be read) and the connection stays open. It
+ * also sets the hard frame ceiling (`ws` maxPayload: above it `ws` closes
+ * with 1009) from MAX_MESSAGE_BYTES, and echoes `ref` on handler replies.
+ */
+export class SquallWsAdapter extends WsAdapter {
+  private readonly log = new Logger('WsAdapter');
+
+  constructor(
+    app: INestApplicationContext,
+    private readonly config: AppConfig,
+  ) {
+    super(app);
+  }
+
+  /** Several times MAX_MESSAGE_BYTES, so a too-large `publish` still gets a polite payload_too_large. */
+  get maxPayload(): number {
+    return this.config.MAX_MESSAGE_BYTES * 4 + 64 * 1024;
+  }
+
+  override create(port: number, options: Record<string, unknown> = {}) {
+    return super.create(port, { ...options, maxPayload: this.maxPayload, perMessageDeflate: false });
+  }
+
+  /** Client misbehaviour (oversized or broken frames) is routine on a public socket: no error-level log. */
+  override bindErrorHandler(server: WebSocketServer): WebSocketServer {
+    server.on('connection', (ws: WebSocket) =>
+      ws.on('error', (err: Error) => this.log.debug(`client socket error: ${err.message}`)),
+    );
+    server.on('error', (err: Error) => this.log.error(err));
+    return server;
+  }
+
+  override bindMessageHandlers(
+    client: WebSocket,
+    handlers: MessageMappingProperties[],
+    transform: (data: unknown) => Observable<unknown>,
+  ): void {
+    const byEvent = new Map(handlers.map((h) => [h.message as string, h]));
+    const close$ = fromEvent(client, 'close').pipe(share(), first());
+    fromEvent(client, 'message')
+      .pipe(
+        mergeMap((event) =>
+          this.dispatch(client, (event as { data: unknown }).data, byEvent, transform).pipe(
+            catchError((err: unknown) => {
+              this.log.error(err);
+              return EMPTY;
+            }),
+          ),
+        ),
+        takeUntil(close$),
+      )
+      .subscribe((reply) => {
+        if (client.readyState === OPEN) client.send(JSON.stringify(reply));
+      });
+  }
+
+  private dispatch(
+    client: WebSocket,
+    raw: unknown,
+    byEvent: Map<string, MessageMappingProperties>,
+    transform: (data: unknown) => Observable<unknown>,
+  ): Observable<unknown> {
+    let frame: ClientFrame;
+    try {
+      frame = parseFrame(raw);
+    } catch (err) {
+      const e = err as FrameError;
+      return this.reject(client, e.code, e.message, e.ref);
+    }
+    const handler = byEvent.get(frame.event);
+    if (!handler) return this.reject(client, 'bad_request', `unknown event "${frame.event}"`, frame.ref);
+    if (frame.ref !== undefined) frameRefs.set(frame.data, frame.ref);
+    try {
+      return transform(handler.callback(frame.data, frame.event)).pipe(
+        filter((reply) => reply !== undefined && reply !== null),
+        map((reply) =>
+          frame.ref !== undefined && typeof reply === 'object'
+            ? { ...(reply as object), ref: frame.ref }
+            : reply,
+        ),
+      );
+    } catch (err) {
+      this.log.error(err);
+      return this.reject(client, 'internal', 'internal error', frame.ref);
+    }
+  }
+
+  private reject(
+    client: WebSocket,
+    code: FrameError['code'],
+    message: string,
+    ref?: string,
+  ): Observable<never> {
+    if (client.readyState === OPEN) client.send(errorFrame(code, message, ref));
+    return EMPTY;
+  }
+}

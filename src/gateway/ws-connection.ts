@@ -1,0 +1,54 @@
+import type { WebSocket } from 'ws';
+import type { SubscribeResult } from '../channels/hub/hub.js';
+import { replyFrame } from './frames.js';
+
+export const CLOSE_GOING_AWAY = 1001;
+export const CLOSE_TRY_AGAIN_LATER = 1013;
+
+/**
+ * Squall's state for one WebSocket: its subscriptions, liveness and send
+ * side. Operations from one connection run one at a time, in arrival order,
+ * so a client's `subscribe` is answered before its next `publish` is done and
+ * its publishes commit in the order it sent them.
+ */
+export class WsConnection {
+  readonly subscriptions = new Map<string, SubscribeResult>();
+  missedPongs = 0;
+  closed = false;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly socket: WebSocket,
+    private readonly maxBufferedBytes: number,
+  ) {}
+
+  /** Runs `op` after every earlier operation of this connection has finished. */
+  serial<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(op, op);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  reply(event: string, data: unknown, ref?: string): void {
+    this.send(replyFrame(event, data, ref));
+  }
+
+  /**
+   * Sends a serialised frame. A client that does not read fast enough to keep
+   * its unsent buffer under WS_MAX_BUFFERED_BYTES is closed with 1013: it
+   * reconnects and resumes with `after`, and never slows anyone else down.
+   */
+  send(frame: string): void {
+    if (this.closed || this.socket.readyState !== 1) return;
+    this.socket.send(frame);
+    if (this.socket.bufferedAmount > this.maxBufferedBytes) {
+      this.close(CLOSE_TRY_AGAIN_LATER, 'slow consumer: reconnect and resume with after');
+    }
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.close(code, reason);
+  }
+}
