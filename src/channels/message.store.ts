@@ -5,13 +5,15 @@ import type { DataSource } from 'typeorm';
 import { Envelope } from './envelope.js';
 
 const IDEMPOTENCY_CONSTRAINT = 'messages_idempotency_key_uq';
-const ROW_COLUMNS = `seq::text AS seq, id, data::text AS data,
+// Aliases differ from column names on purpose: `ORDER BY seq` must sort the
+// bigint column, not a text alias of it.
+const ROW_COLUMNS = `seq::text AS seq_text, id, data::text AS data_text,
   to_char(published_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS published_at`;
 
 interface Row {
-  seq: string;
+  seq_text: string;
   id: string;
-  data: string;
+  data_text: string;
   published_at: string;
 }
 
@@ -95,11 +97,11 @@ export class MessageStore {
 
   /** The oldest retained seq, or null when nothing is retained. */
   async firstRetainedSeq(channel: string): Promise<number | null> {
-    const rows: { seq: string }[] = await this.db.query(
-      'SELECT seq::text AS seq FROM messages WHERE channel = $1 ORDER BY seq LIMIT 1',
+    const rows: { first_seq: string }[] = await this.db.query(
+      'SELECT seq::text AS first_seq FROM messages WHERE channel = $1 ORDER BY seq LIMIT 1',
       [channel],
     );
-    return rows[0] ? Number(rows[0].seq) : null;
+    return rows[0] ? Number(rows[0].first_seq) : null;
   }
 
   /**
@@ -138,6 +140,6 @@ export class MessageStore {
   }
 
   private toEnvelope(channel: string, row: Row): Envelope {
-    return Envelope.fromRow(channel, Number(row.seq), row.id, row.data, row.published_at);
+    return Envelope.fromRow(channel, Number(row.seq_text), row.id, row.data_text, row.published_at);
   }
 }

@@ -7,7 +7,12 @@ afterAll(stopAllInstances);
 describe('process lifecycle', () => {
   it('exits 1 with one line naming PORT when PORT is not a number', async () => {
     const child = spawn(process.execPath, ['dist/main.js'], {
-      env: { PATH: process.env.PATH, PORT: 'abc', DATABASE_URL: process.env.DATABASE_URL, REDIS_URL: process.env.REDIS_URL },
+      env: {
+        PATH: process.env.PATH,
+        PORT: 'abc',
+        DATABASE_URL: process.env.DATABASE_URL,
+        REDIS_URL: process.env.REDIS_URL,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';

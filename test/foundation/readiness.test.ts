@@ -15,10 +15,13 @@ describe('readiness', () => {
     const ready = () => fetch(`${instance.url}/health/ready`);
 
     await redis.stop();
-    const down = await waitFor(async () => {
-      const res = await ready();
-      return res.status === 503 ? res : undefined;
-    }, { what: 'readiness 503' });
+    const down = await waitFor(
+      async () => {
+        const res = await ready();
+        return res.status === 503 ? res : undefined;
+      },
+      { what: 'readiness 503' },
+    );
     const body = await down.json();
     expect(body.details.redis.status).toBe('down');
     expect(body.details.postgres.status).toBe('up');
