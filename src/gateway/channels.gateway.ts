@@ -63,6 +63,8 @@ export class ChannelsGateway
     // A peer that misses two pings in a row is gone (half-open TCP, sleeping laptop).
     this.heartbeat = setInterval(() => {
       for (const conn of this.connections.values()) {
+        // A connection we are closing (1013, 1001) finishes its own close handshake.
+        if (conn.closed) continue;
         if (conn.missedPongs >= 2) {
           conn.socket.terminate();
           continue;

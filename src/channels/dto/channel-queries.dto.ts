@@ -1,26 +1,29 @@
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 
+// class-validator runs decorators bottom-up: @IsInt sits last so "abc" is
+// reported as not an integer rather than as out of range.
+
 /** `?after=&limit=` for history. */
 export class HistoryQueryDto {
   @Type(() => Number)
-  @IsInt({ message: 'after must be an integer' })
   @Min(0, { message: 'after must be >= 0' })
+  @IsInt({ message: 'after must be an integer' })
   after: number = 0;
 
   @Type(() => Number)
-  @IsInt({ message: 'limit must be an integer' })
   @Min(1, { message: 'limit must be between 1 and 1000' })
   @Max(1000, { message: 'limit must be between 1 and 1000' })
+  @IsInt({ message: 'limit must be an integer' })
   limit: number = 100;
 }
 
 /** `?after=&timeout=&limit=` for long polls; timeout in seconds. */
 export class PollQueryDto extends HistoryQueryDto {
   @Type(() => Number)
-  @IsInt({ message: 'timeout must be an integer number of seconds' })
   @Min(0, { message: 'timeout must be between 0 and 60' })
   @Max(60, { message: 'timeout must be between 0 and 60' })
+  @IsInt({ message: 'timeout must be an integer number of seconds' })
   timeout: number = 25;
 }
 
@@ -28,7 +31,7 @@ export class PollQueryDto extends HistoryQueryDto {
 export class StreamQueryDto {
   @IsOptional()
   @Type(() => Number)
-  @IsInt({ message: 'after must be an integer' })
   @Min(0, { message: 'after must be >= 0' })
+  @IsInt({ message: 'after must be an integer' })
   after?: number;
 }

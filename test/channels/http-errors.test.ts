@@ -1,0 +1,132 @@
+import { get, post, uniqueChannel } from '../support/http.js';
+import { type Instance, startInstance, stopAllInstances } from '../support/instance.js';
+
+let api: Instance;
+beforeAll(async () => {
+  api = await startInstance({ ROLE: 'api', MAX_MESSAGE_BYTES: '1024' });
+});
+afterAll(stopAllInstances);
+
+const errorBody = (statusCode: number, message: RegExp) =>
+  expect.objectContaining({ statusCode, error: expect.any(String), message: expect.stringMatching(message) });
+
+describe('REST contract errors', () => {
+  const ch = () => uniqueChannel('err');
+
+  it.each([
+    ['a bad channel name', () => get(api.url, '/v1/channels/bad%20name/messages'), /channel must match/],
+    ['a too long channel name', () => get(api.url, `/v1/channels/${'x'.repeat(129)}`), /channel must match/],
+    [
+      'limit=0',
+      () => get(api.url, `/v1/channels/${ch()}/messages?limit=0`),
+      /limit must be between 1 and 1000/,
+    ],
+    ['limit=1001', () => get(api.url, `/v1/channels/${ch()}/messages?limit=1001`), /limit/],
+    ['after=-1', () => get(api.url, `/v1/channels/${ch()}/messages?after=-1`), /after must be >= 0/],
+    ['after=abc', () => get(api.url, `/v1/channels/${ch()}/poll?after=abc`), /after must be an integer/],
+    [
+      'timeout=61',
+      () => get(api.url, `/v1/channels/${ch()}/poll?timeout=61`),
+      /timeout must be between 0 and 60/,
+    ],
+    [
+      'a bad Last-Event-ID',
+      () => get(api.url, `/v1/channels/${ch()}/stream`, { 'Last-Event-ID': 'x' }),
+      /Last-Event-ID/,
+    ],
+    [
+      'missing data',
+      () => post(api.url, `/v1/channels/${ch()}/messages`, { idempotencyKey: 'k' }),
+      /data is required/,
+    ],
+    ['a body that is not JSON', () => post(api.url, `/v1/channels/${ch()}/messages`, '{"data":'), /JSON/],
+    [
+      'a JSON array body',
+      () => post(api.url, `/v1/channels/${ch()}/messages`, '[1]'),
+      /body must be a JSON object/,
+    ],
+    [
+      'a non-string idempotencyKey',
+      () => post(api.url, `/v1/channels/${ch()}/messages`, { data: 1, idempotencyKey: 5 }),
+      /idempotencyKey/,
+    ],
+  ])('400 naming the field for %s', async (_name, call, message) => {
+    const res = await call();
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual(errorBody(400, message));
+  });
+
+  it('400 for a text/plain body', async () => {
+    const res = await fetch(`${api.url}/v1/channels/${ch()}/messages`, { method: 'POST', body: 'hello' });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual(errorBody(400, /body must be a JSON object/));
+  });
+
+  it('413 when data is over MAX_MESSAGE_BYTES, and for a body far over it', async () => {
+    const over = await post(api.url, `/v1/channels/${ch()}/messages`, { data: 'x'.repeat(1100) });
+    expect(over.status).toBe(413);
+    expect(over.body).toEqual(errorBody(413, /limit is 1024/));
+    const huge = await post(api.url, `/v1/channels/${ch()}/messages`, { data: 'x'.repeat(100_000) });
+    expect(huge.status).toBe(413);
+    expect(huge.body.statusCode).toBe(413);
+  });
+
+  it('403 for a publish to job:*', async () => {
+    const res = await post(api.url, '/v1/channels/job:123/messages', { data: 1 });
+    expect(res.status).toBe(403);
+    expect(res.body).toEqual(errorBody(403, /written only by the service/));
+  });
+
+  it('404 for an unknown route', async () => {
+    const res = await get(api.url, '/v1/nothing-here');
+    expect(res.status).toBe(404);
+    expect(res.body.statusCode).toBe(404);
+  });
+
+  it('an idempotencyKey reused on the channel answers 200 with the original message', async () => {
+    const channel = ch();
+    const first = await post(api.url, `/v1/channels/${channel}/messages`, {
+      data: 'a',
+      idempotencyKey: 'once',
+    });
+    const again = await post(api.url, `/v1/channels/${channel}/messages`, {
+      data: 'b',
+      idempotencyKey: 'once',
+    });
+    expect(first.status).toBe(201);
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual(first.body);
+    const next = await post(api.url, `/v1/channels/${channel}/messages`, { data: 'c' });
+    expect(next.body.seq).toBe(2); // the duplicate burned no seq
+  });
+
+  it('a channel never written has lastSeq 0, and history pages with lastSeq and hasMore', async () => {
+    const channel = ch();
+    expect((await get(api.url, `/v1/channels/${channel}`)).body).toEqual({ channel, lastSeq: 0 });
+    for (let i = 0; i < 5; i++) await post(api.url, `/v1/channels/${channel}/messages`, { data: i });
+    const page = await get(api.url, `/v1/channels/${channel}/messages?after=1&limit=2`);
+    expect(page.body.messages.map((m: { seq: number }) => m.seq)).toEqual([2, 3]);
+    expect(page.body).toMatchObject({ lastSeq: 3, hasMore: true });
+    const rest = await get(api.url, `/v1/channels/${channel}/messages?after=3`);
+    expect(rest.body).toMatchObject({ lastSeq: 5, hasMore: false });
+    const empty = await get(api.url, `/v1/channels/${channel}/poll?after=5&timeout=0`);
+    expect(empty.body).toEqual({ messages: [], lastSeq: 5 });
+  });
+
+  it('a long poll whose client goes away frees its wait at once', async () => {
+    const channel = ch();
+    const abort = new AbortController();
+    const pending = fetch(`${api.url}/v1/channels/${channel}/poll?timeout=60`, {
+      signal: abort.signal,
+    }).catch(() => 'aborted');
+    const subscribers = async () => {
+      const text = await (await fetch(`${api.url}/metrics`)).text();
+      return Number(/^squall_hub_subscribers\{[^}]*\} (\d+)/m.exec(text)?.[1] ?? NaN);
+    };
+    const { waitFor } = await import('../support/wait-for.js');
+    await waitFor(async () => (await subscribers()) === 1, { what: 'the poll to be waiting' });
+    abort.abort();
+    expect(await pending).toBe('aborted');
+    await waitFor(async () => (await subscribers()) === 0, { what: 'the wait to be freed' });
+  });
+});

@@ -1,0 +1,164 @@
+import { post, uniqueChannel } from '../support/http.js';
+import { type Instance, startInstance, stopAllInstances } from '../support/instance.js';
+import { TestClient, range, seqs } from '../support/ws-client.js';
+
+let gw: Instance;
+const clients: TestClient[] = [];
+beforeAll(async () => {
+  gw = await startInstance({
+    ROLE: 'api,gateway',
+    MAX_MESSAGE_BYTES: '40000',
+    WS_MAX_SUBSCRIPTIONS: '3',
+    WS_PING_INTERVAL_MS: '1000',
+    WS_MAX_BUFFERED_BYTES: '65536',
+  });
+});
+afterAll(async () => {
+  clients.forEach((c) => c.close());
+  await stopAllInstances();
+});
+
+const connect = async (instance = gw, options = {}) => {
+  const c = await TestClient.connect(instance.wsUrl, options);
+  clients.push(c);
+  return c;
+};
+  c.until(() => c.frames.filter((f) => f.event === 'error').at(-1), 'an error');
+
+describe('WebSocket contract', () => {
+  it('answers malformed frames and unknown events with an error frame and keeps the connection open', async () => {
+    const c = await connect();
+    const bad = [
+      '{not json',
+      '[1,2]',
+      '"text"',
+      JSON.stringify({ data: {} }),
+      JSON.stringify({ event: 'ping', data: 5 }),
+    ];
+    for (const [i, frame] of bad.entries()) {
+      c.send(frame);
+      await c.until(() => c.frames.filter((f) => f.event === 'error').length === i + 1, `error ${i + 1}`);
+    }
+    const errors = c.frames.filter((f) => f.event === 'error');
+    expect(errors.map((f) => f.data.code)).toEqual(Array(bad.length).fill('bad_request'));
+    expect(errors[0].data.message).toMatch(/not valid JSON/);
+
+    const unknown = await c.request('dance', {});
+    expect(unknown).toEqual({
+      event: 'error',
+      data: { code: 'bad_request', message: 'unknown event "dance"' },
+      ref: expect.any(String),
+    });
+    expect(await c.request('ping', {})).toEqual({ event: 'pong', data: {}, ref: expect.any(String) });
+  });
+
+  it.each([
+    [
+      'subscribe to a bad channel name',
+      'subscribe',
+      { channel: 'no spaces' },
+      'bad_request',
+      /channel must match/,
+    ],
+    ['subscribe without channel', 'subscribe', {}, 'bad_request', /channel is required/],
+    ['subscribe with after=-1', 'subscribe', { channel: 'ok', after: -1 }, 'bad_request', /after/],
+    ['publish without data', 'publish', { channel: 'ok' }, 'bad_request', /data is required/],
+    ['publish to job:*', 'publish', { channel: 'job:1', data: 1 }, 'forbidden', /service/],
+    [
+      'publish over MAX_MESSAGE_BYTES',
+      'publish',
+      { channel: 'ok', data: 'x'.repeat(50_000) },
+      'payload_too_large',
+      /limit is 40000/,
+    ],
+  ])('%s → error %s, connection stays open', async (_name, event, data, code, message) => {
+    const c = await connect();
+    const reply = await c.request(event, data);
+    expect(reply.event).toBe('error');
+    expect(reply.data.code).toBe(code);
+    expect(reply.data.message).toMatch(message as RegExp);
+    expect((await c.request('ping', {})).event).toBe('pong');
+  });
+
+  it('publish acks {channel, seq, id}; a reused idempotencyKey acks the original', async () => {
+    const c = await connect();
+    const channel = uniqueChannel('ws');
+    const ack = await c.request('publish', { channel, data: { a: 1 }, idempotencyKey: 'k1' });
+    expect(ack).toEqual({
+      event: 'ack',
+      data: { channel, seq: 1, id: expect.any(String) },
+      ref: expect.any(String),
+    });
+    const dup = await c.request('publish', { channel, data: { a: 2 }, idempotencyKey: 'k1' });
+    expect(dup.data).toEqual({ ...ack.data, duplicate: true });
+    expect(await c.request('unsubscribe', { channel })).toMatchObject({
+      event: 'unsubscribed',
+      data: { channel },
+    });
+  });
+
+  it('limits subscriptions per connection', async () => {
+    const c = await connect();
+    for (const i of range(1, 3)) await c.subscribe(uniqueChannel(`lim${i}`));
+    const fourth = await c.request('subscribe', { channel: uniqueChannel('lim4') });
+    expect(fourth.data).toMatchObject({ code: 'bad_request', message: expect.stringMatching(/limit of 3/) });
+  });
+
+  it('closes with 1009 only for a frame over the hard ceiling', async () => {
+    const c = await connect();
+    c.send('x'.repeat(400_000));
+    expect((await c.closed).code).toBe(1009);
+  });
+
+  it('terminates a peer that misses two pings, and keeps one that answers', async () => {
+    const silent = await connect(gw, { autoPong: false });
+    const alive = await connect();
+    let pings = 0;
+    alive.socket.on('ping', () => pings++);
+    const closed = await silent.closed;
+    expect(closed.code).toBe(1006); // terminated, no close frame
+    expect(pings).toBeGreaterThanOrEqual(2);
+    expect((await alive.request('ping', {})).event).toBe('pong');
+  });
+
+  it('closes a slow reader with 1013 while a fast one keeps its stream', async () => {
+    // Its own instance: with the 1 s heartbeat above, a paused reader would be
+    // terminated for missing pings before its buffer fills.
+    const instance = await startInstance({ ROLE: 'api,gateway', WS_MAX_BUFFERED_BYTES: '65536' });
+    const channel = uniqueChannel('slow');
+    const fast = await connect(instance);
+    const slow = await connect(instance);
+    await Promise.all([fast.subscribe(channel), slow.subscribe(channel)]);
+    // Stop reading on the slow client: the server's unsent buffer grows.
+    const rawSocket = (slow.socket as unknown as { _socket: import('node:net').Socket })._socket;
+    rawSocket.pause();
+
+    const total = 600;
+    const blob = 'y'.repeat(32_000);
+    for (let i = 1; i <= total; i += 20) {
+      await Promise.all(
+        range(i, Math.min(i + 19, total)).map((n) =>
+          post(instance.url, `/v1/channels/${channel}/messages`, { data: { n, blob } }),
+        ),
+      );
+    }
+    expect(seqs(await fast.waitForMessages(channel, total, 60_000))).toEqual(range(1, total));
+
+    rawSocket.resume();
+    const closed = await slow.closed;
+    expect(closed.code).toBe(1013);
+    // What it did get is an in-order prefix: it can resume with after = its last seq.
+    const got = seqs(slow.received(channel));
+    expect(got).toEqual(range(1, got.length));
+    expect(got.length).toBeLessThan(total);
+  });
+
+  it('closes every WebSocket with 1001 on SIGTERM and exits 0', async () => {
+    const instance = await startInstance({ ROLE: 'gateway' });
+    const c = await TestClient.connect(instance.wsUrl);
+    await c.subscribe(uniqueChannel('bye'));
+    const [status, closed] = await Promise.all([instance.stop('SIGTERM'), c.closed]);
+    expect(closed.code).toBe(1001);
+    expect(status).toEqual({ code: 0, signal: null });
+  });
+});
