@@ -15,6 +15,8 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   });
   app.useLogger(app.get(Logger));
   app.disable('x-powered-by');
+  // Behind the load balancer, the client address (rate limits, logs) comes from X-Forwarded-For.
+  app.set('trust proxy', config.TRUST_PROXY);
   // The envelope around `data` (channel, idempotencyKey...) needs some room
   // beyond MAX_MESSAGE_BYTES; the exact data limit is checked by the handler.
   app.useBodyParser('json', { limit: config.MAX_MESSAGE_BYTES * 2 + 16 * 1024 });

@@ -7,11 +7,18 @@ import { ChannelEntity } from './entities/channel.entity.js';
 import { MessageEntity } from './entities/message.entity.js';
 import { HubService } from './hub/hub.provider.js';
 import { MessageStore } from './message.store.js';
+import { PublishRateLimit } from './publish-rate-limit.js';
 
 /** The channels core (store, hub, broker) without transports: every role loads it. */
 @Module({
   imports: [TypeOrmModule.forFeature([ChannelEntity, MessageEntity])],
-  providers: [MessageStore, { provide: BROKER, useClass: RedisBroker }, HubService, ChannelsService],
-  exports: [ChannelsService],
+  providers: [
+    MessageStore,
+    { provide: BROKER, useClass: RedisBroker },
+    HubService,
+    ChannelsService,
+    PublishRateLimit,
+  ],
+  exports: [ChannelsService, PublishRateLimit],
 })
 export class ChannelsModule {}

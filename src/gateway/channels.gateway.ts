@@ -12,6 +12,7 @@ import {
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { ChannelsService } from '../channels/channels.service.js';
+import { PublishRateLimit } from '../channels/publish-rate-limit.js';
 import { AppError } from '../common/app-error.js';
 import { type AppConfig, InjectConfig } from '../config/app-config.js';
 import { InjectMetrics } from '../health/metrics.js';
@@ -39,6 +40,7 @@ export class ChannelsGateway
 
   constructor(
     private readonly channels: ChannelsService,
+    private readonly rateLimit: PublishRateLimit,
     @InjectConfig() private readonly config: AppConfig,
     @InjectMetrics() registry: Registry,
   ) {
@@ -88,6 +90,7 @@ export class ChannelsGateway
     if (!conn) return;
     this.connections.delete(socket);
     conn.closed = true;
+    this.rateLimit.release(conn.id);
     for (const sub of conn.subscriptions.values()) this.channels.unsubscribe(sub);
     conn.subscriptions.clear();
   }
@@ -156,6 +159,7 @@ export class ChannelsGateway
     this.frames.inc({ event: 'publish' });
     const conn = this.connection(socket);
     const { channel, data: payload, idempotencyKey } = parsePublish(data);
+    this.rateLimit.check(conn.id);
     await conn.serial(async () => {
       const { message, created } = await this.channels.publish(channel, payload, { idempotencyKey });
       const ack = { channel, seq: message.seq, id: message.id };

@@ -12,6 +12,9 @@ export const CLOSE_TRY_AGAIN_LATER = 1013;
  * its publishes commit in the order it sent them.
  */
 export class WsConnection {
+  private static count = 0;
+  /** Identifies the connection in rate limits and logs. */
+  readonly id = `ws:${++WsConnection.count}`;
   readonly subscriptions = new Map<string, SubscribeResult>();
   missedPongs = 0;
   closed = false;

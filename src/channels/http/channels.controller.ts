@@ -1,21 +1,27 @@
-import { Body, Controller, Get, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
-import type { Response } from 'express';
+import { Body, Controller, Get, HttpStatus, Param, Post, Query, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
 import { ChannelsService } from '../channels.service.js';
 import { HistoryQueryDto, PollQueryDto } from '../dto/channel-queries.dto.js';
 import { parsePublishBody } from '../dto/publish-body.js';
+import { PublishRateLimit } from '../publish-rate-limit.js';
 import { pageJson } from './page-json.js';
 
 @Controller('v1/channels')
 export class ChannelsController {
-  constructor(private readonly channels: ChannelsService) {}
+  constructor(
+    private readonly channels: ChannelsService,
+    private readonly rateLimit: PublishRateLimit,
+  ) {}
 
   /** 201 with the new message; 200 with the original when the idempotencyKey was already used. */
   @Post(':channel/messages')
   async publish(
     @Param('channel') channel: string,
     @Body() body: unknown,
+    @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
   ) {
+    this.rateLimit.check(`ip:${req.ip}`);
     const { data, idempotencyKey } = parsePublishBody(body);
     const { message, created } = await this.channels.publish(channel, data, { idempotencyKey });
     res.status(created ? HttpStatus.CREATED : HttpStatus.OK);
