@@ -75,11 +75,18 @@ export const configSchema = z.object({
   HISTORY_TTL_SECONDS: int(0, 10 * 365 * 24 * 3600).default(0),
   HISTORY_PRUNE_EVERY_MS: int(1000, 24 * 3600 * 1000).default(60_000),
   RATE_LIMIT_PUBLISH_PER_SEC: int(0, 1_000_000).default(0),
+  TRUST_PROXY: z.string().trim().default('loopback, linklocal, uniquelocal'),
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
   WORKER_CONCURRENCY: int(1, 1000).default(10),
   JOB_STALLED_INTERVAL_MS: int(1000, 600_000).default(30_000),
   JOB_LOCK_DURATION_MS: int(1000, 600_000).default(30_000),
   JOB_RECONCILE_INTERVAL_MS: int(500, 600_000).default(5000),
+  /** Bound on one BullMQ call from a request (enqueue, remove): a Redis outage never hangs a submit. */
+  JOB_ENQUEUE_TIMEOUT_MS: int(50, 60_000).default(2000),
+  /** Finished job rows older than this are deleted by a cluster-wide scheduler; 0 keeps them forever. */
+  JOB_RETENTION_SECONDS: int(0, 10 * 365 * 24 * 3600).default(0),
+  /** The BullMQ board at /admin/queues (api role); unset means on except in production. */
+  BULL_BOARD_ENABLED: bool.optional(),
 });
 
 export type AppConfig = z.infer<typeof configSchema> & { ROLE: Role[] };
