@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, BeforeApplicationShutdown } from '@nestjs/common';
 import { Counter, type Registry } from 'prom-client';
 import { AppError } from '../common/app-error.js';
+import { isInvalidDataError } from '../common/database-errors.js';
 import { type AppConfig, InjectConfig } from '../config/app-config.js';
 import { InjectMetrics } from '../health/metrics.js';
 import { BROKER, type Broker } from './broker/broker.js';
@@ -73,7 +74,14 @@ export class ChannelsService implements BeforeApplicationShutdown {
         `data is ${size} bytes serialised; the limit is ${this.config.MAX_MESSAGE_BYTES}`,
       );
     }
-    const { envelope, created } = await this.store.publish(channel, dataJson, options.idempotencyKey);
+    const { envelope, created } = await this.store
+      .publish(channel, dataJson, options.idempotencyKey)
+      .catch((err: unknown) => {
+        if (isInvalidDataError(err)) {
+          throw new AppError('bad_request', `data cannot be stored: ${(err as Error).message}`);
+        }
+        throw err;
+      });
     if (created) {
       this.published.inc();
       this.hub.ingest(envelope);

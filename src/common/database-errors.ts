@@ -25,3 +25,15 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   if (e.message && UNAVAILABLE_MESSAGES.test(e.message)) return true;
   return e.driverError ? isDatabaseUnavailable(e.driverError) : false;
 }
+
+/**
+ * True when Postgres refused a value itself (SQLSTATE class 22, data
+ * exception), e.g. `\u0000` or a lone surrogate inside JSON for a jsonb
+ * column: the client's input is at fault, so it is a 400, not a 500.
+ */
+export function isInvalidDataError(error: unknown): boolean {
+  const e = error as { code?: unknown; driverError?: unknown } | undefined;
+  if (!e) return false;
+  if (typeof e.code === 'string' && e.code.startsWith('22')) return true;
+  return e.driverError ? isInvalidDataError(e.driverError) : false;
+}

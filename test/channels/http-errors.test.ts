@@ -46,6 +46,16 @@ describe('REST contract errors', () => {
       /body must be a JSON object/,
     ],
     [
+      'data Postgres cannot store (\\u0000)',
+      () => post(api.url, `/v1/channels/${ch()}/messages`, '{"data":"a\\u0000b"}'),
+      /data cannot be stored/,
+    ],
+    [
+      'data with a lone surrogate',
+      () => post(api.url, `/v1/channels/${ch()}/messages`, '{"data":{"k":"\\ud800"}}'),
+      /data cannot be stored/,
+    ],
+    [
       'a non-string idempotencyKey',
       () => post(api.url, `/v1/channels/${ch()}/messages`, { data: 1, idempotencyKey: 5 }),
       /idempotencyKey/,
