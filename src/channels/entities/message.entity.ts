@@ -1,4 +1,5 @@
-import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, type Relation } from 'typeorm';
+import { ChannelEntity } from './channel.entity.js';
 
 /**
  * A published message. `(channel, seq)` is the key every reader walks; the
@@ -13,6 +14,14 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 export class MessageEntity {
   @PrimaryColumn({ type: 'varchar', length: 128 })
   channel!: string;
+
+  @ManyToOne(() => ChannelEntity, { onDelete: 'CASCADE', createForeignKeyConstraints: true })
+  @JoinColumn({
+    name: 'channel',
+    referencedColumnName: 'name',
+    foreignKeyConstraintName: 'messages_channel_fkey',
+  })
+  channelRow?: Relation<ChannelEntity>;
 
   @PrimaryColumn({ type: 'bigint' })
   seq!: string;
