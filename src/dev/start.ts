@@ -25,6 +25,7 @@ async function start(): Promise<void> {
       pg = await startPostgres({
         dir: '.squall/postgres',
         port: Number(env.SQUALL_DEV_PG_PORT) || undefined,
+        log: say,
       });
       env.DATABASE_URL = pg.url;
     }
