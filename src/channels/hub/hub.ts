@@ -37,6 +37,8 @@ class ChannelStream {
   readonly pending = new Map<number, Envelope>();
   refs = 0;
   filling = false;
+  /** A fill was asked for while one ran: run another pass, its read may predate the news. */
+  refill = false;
   closed = false;
   ready!: Promise<void>;
 
@@ -146,7 +148,7 @@ export class Hub {
    */
   async start(subscription: Subscription, pageSize = PAGE): Promise<void> {
     let attempt = 0;
-    while (!subscription.cancelled && subscription.cursor < subscription.joinedAt) {
+    while (subscription.active && subscription.cursor < subscription.joinedAt) {
       let page: Envelope[];
       try {
         page = await this.store.history(subscription.channel, subscription.cursor, pageSize);
@@ -230,9 +232,17 @@ export class Hub {
     }
   }
 
-  /** Reads from Postgres whatever lies between `nextSeq` and the newest known message. Single-flight per channel. */
+  /**
+   * Reads from Postgres whatever lies between `nextSeq` and the newest known
+   * message. Single-flight per channel; a request during a running fill makes
+   * it take one more pass, since its read may predate what prompted the request.
+   */
   private fill(stream: ChannelStream): void {
-    if (stream.filling || stream.closed) return;
+    if (stream.closed) return;
+    if (stream.filling) {
+      stream.refill = true;
+      return;
+    }
     stream.filling = true;
     this.stats.onGap?.(stream.name);
     void (async () => {
@@ -240,6 +250,7 @@ export class Hub {
       let emptyReads = 0;
       try {
         while (!stream.closed) {
+          stream.refill = false;
           let page: Envelope[];
           try {
             page = await this.store.history(stream.name, stream.nextSeq - 1, PAGE);
@@ -249,22 +260,24 @@ export class Hub {
             continue;
           }
           attempt = 0;
-          if (page.length > 0 && page[0].seq > stream.nextSeq) {
-            // Retention removed the missing seqs: nobody can have them.
-            this.stats.onSkip?.(stream.name, stream.nextSeq, page[0].seq - 1);
-            stream.nextSeq = page[0].seq;
+          const first = page.find((e) => e.seq >= stream.nextSeq);
+          if (first && first.seq > stream.nextSeq) {
+            // Postgres has nothing between nextSeq and `first`: seqs commit in
+            // order, so retention removed them. Skip to the lowest message
+            // that exists, in Postgres or held here.
+            this.skipTo(stream, Math.min(first.seq, this.lowestPending(stream) ?? first.seq));
           }
           for (const envelope of page)
             if (envelope.seq >= stream.nextSeq) stream.pending.set(envelope.seq, envelope);
           this.advance(stream);
-          if (page.length === PAGE) continue;
+          if (page.length === PAGE || stream.refill) continue;
           if (stream.pending.size === 0) return;
-          // Held messages, yet nothing new in Postgres: only possible if the
-          // read raced a prune. Retry briefly, then jump to what is held.
-          if (++emptyReads > 20) {
-            const next = Math.min(...stream.pending.keys());
-            this.stats.onSkip?.(stream.name, stream.nextSeq, next - 1);
-            stream.nextSeq = next;
+          // Held messages, yet Postgres has nothing at or after nextSeq: a
+          // prune removed them after they were published. Retry briefly, then
+          // skip to what is held.
+          if (page.length > 0) emptyReads = 0;
+          else if (++emptyReads > 20) {
+            this.skipTo(stream, this.lowestPending(stream)!);
             this.advance(stream);
             if (stream.pending.size === 0) return;
           }
@@ -272,8 +285,23 @@ export class Hub {
         }
       } finally {
         stream.filling = false;
+        if (stream.refill && !stream.closed) this.fill(stream);
       }
     })();
+  }
+
+  private lowestPending(stream: ChannelStream): number | undefined {
+    let lowest: number | undefined;
+    for (const seq of stream.pending.keys()) if (lowest === undefined || seq < lowest) lowest = seq;
+    return lowest;
+  }
+
+  /** Moves forward (never back) past seqs nobody can have, dropping anything held below. */
+  private skipTo(stream: ChannelStream, seq: number): void {
+    if (seq <= stream.nextSeq) return;
+    this.stats.onSkip?.(stream.name, stream.nextSeq, seq - 1);
+    stream.nextSeq = seq;
+    for (const held of stream.pending.keys()) if (held < seq) stream.pending.delete(held);
   }
 
   private release(stream: ChannelStream): void {

@@ -12,7 +12,10 @@ export const MAX_BACKLOG = 10_000;
  */
 export class Subscription {
   private backlog: Envelope[] | null = [];
+  /** Set by the hub on unsubscribe. */
   cancelled = false;
+  /** Fell too far behind: delivers nothing more (a later message would leave a gap). */
+  overflowed = false;
 
   constructor(
     readonly channel: string,
@@ -26,12 +29,18 @@ export class Subscription {
     return this.backlog === null;
   }
 
+  /** Still delivering: neither unsubscribed nor overflowed. */
+  get active(): boolean {
+    return !this.cancelled && !this.overflowed;
+  }
+
   /** From the hub's live stream, in seq order. */
   push(envelope: Envelope): void {
-    if (this.cancelled || envelope.seq <= this.cursor) return;
+    if (!this.active || envelope.seq <= this.cursor) return;
     if (this.backlog) {
       this.backlog.push(envelope);
       if (this.backlog.length > MAX_BACKLOG) {
+        this.overflowed = true;
         this.backlog = [];
         this.subscriber.overflow?.();
       }
@@ -42,7 +51,7 @@ export class Subscription {
 
   /** From history, during catch-up. */
   replay(envelope: Envelope): void {
-    if (!this.cancelled && envelope.seq > this.cursor) this.send(envelope);
+    if (this.active && envelope.seq > this.cursor) this.send(envelope);
   }
 
   /** Ends catch-up: everything held is delivered, then messages flow through. */
