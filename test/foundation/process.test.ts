@@ -40,7 +40,7 @@ describe('process lifecycle', () => {
     const worker = await startInstance({ ROLE: 'worker' });
     const live = await fetch(`${worker.url}/health/live`);
     expect(live.status).toBe(200);
-    const ready = await (await fetch(`${worker.url}/health/ready`)).json();
+    const ready = (await (await fetch(`${worker.url}/health/ready`)).json()) as { details: unknown };
     expect(ready.details).toMatchObject({ postgres: { status: 'up' }, redis: { status: 'up' } });
     const metrics = await fetch(`${worker.url}/metrics`);
     expect(metrics.headers.get('content-type')).toMatch(/text\/plain/);

@@ -22,7 +22,7 @@ describe('readiness', () => {
       },
       { what: 'readiness 503' },
     );
-    const body = await down.json();
+    const body = (await down.json()) as { details: Record<string, { status: string }> };
     expect(body.details.redis.status).toBe('down');
     expect(body.details.postgres.status).toBe('up');
     expect((await fetch(`${instance.url}/health/live`)).status).toBe(200);

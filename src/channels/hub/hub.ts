@@ -305,7 +305,9 @@ export class Hub {
   }
 
   private release(stream: ChannelStream): void {
-    if (--stream.refs > 0) return;
+    // A stream whose open failed already unsubscribed; doing it again could
+    // unsubscribe a newer stream on the same channel.
+    if (--stream.refs > 0 || stream.closed) return;
     if (this.streams.get(stream.name) === stream) this.streams.delete(stream.name);
     stream.closed = true;
     void this.broker.unsubscribe(stream.name).catch((err: Error) => {
