@@ -1,0 +1,53 @@
+import { rmSync } from 'node:fs';
+import { type PostgresHandle, startPostgres } from '../../src/dev/postgres.js';
+import { get, post, uniqueChannel } from '../support/http.js';
+import { startInstance, stopAllInstances } from '../support/instance.js';
+import { TestClient } from '../support/ws-client.js';
+import { waitFor } from '../support/wait-for.js';
+
+const dir = `.squall/test-pg-down-${process.pid}`;
+let pg: PostgresHandle | undefined;
+afterAll(async () => {
+  await stopAllInstances();
+  await pg?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('Postgres down', () => {
+  it('answers 503 with Retry-After (HTTP) and an error frame (WebSocket), never 500, and recovers', async () => {
+    pg = await startPostgres({ dir });
+    const instance = await startInstance({ DATABASE_URL: pg.url, ROLE: 'api,gateway' });
+    const channel = uniqueChannel('pgdown');
+    expect((await post(instance.url, `/v1/channels/${channel}/messages`, { data: 1 })).status).toBe(201);
+    const ws = await TestClient.connect(instance.wsUrl);
+
+    await pg.stop();
+    const down = await post(instance.url, `/v1/channels/${channel}/messages`, { data: 2 });
+    expect(down.status).toBe(503);
+    expect(down.body).toMatchObject({ statusCode: 503, message: 'database unavailable' });
+    expect(down.headers.get('retry-after')).toBeTruthy();
+    expect((await get(instance.url, `/v1/channels/${channel}/messages`)).status).toBe(503);
+    expect((await get(instance.url, `/v1/channels/${uniqueChannel('pgdown')}/poll?timeout=0`)).status).toBe(
+      503,
+    );
+    const frame = await ws.request('publish', { channel, data: 3 });
+    expect(frame.data).toMatchObject({
+      code: 'internal',
+      message: expect.stringMatching(/database unavailable/),
+    });
+    const ready = await get(instance.url, '/health/ready');
+    expect(ready.status).toBe(503);
+    expect(ready.body.details.postgres.status).toBe('down');
+
+    pg = await startPostgres({ dir, port: pg.port });
+    const again = await waitFor(
+      async () => {
+        const res = await post(instance.url, `/v1/channels/${channel}/messages`, { data: 4 });
+        return res.status === 201 ? res : undefined;
+      },
+      { what: 'publishes to work again' },
+    );
+    expect(again.body.seq).toBe(2); // the refused publishes took no seq
+    ws.close();
+  });
+});
