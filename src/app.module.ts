@@ -6,8 +6,10 @@ import { HttpExceptionFilter } from './common/http-exception.filter.js';
 import { ConfigModule } from './config/config.module.js';
 import { type AppConfig, hasRole } from './config/config.schema.js';
 import { DatabaseModule } from './database/database.module.js';
+import { DemoModule } from './demo/demo.module.js';
 import { GatewayModule } from './gateway/gateway.module.js';
 import { HealthModule } from './health/health.module.js';
+import { JobsModule } from './jobs/jobs.module.js';
 import { LoggingModule } from './logging/logging.module.js';
 import { RedisModule } from './redis/redis.module.js';
 
@@ -18,7 +20,11 @@ import { RedisModule } from './redis/redis.module.js';
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
-    const roleModules: NonNullable<DynamicModule['imports']> = [ChannelsModule];
+    const roleModules: NonNullable<DynamicModule['imports']> = [
+      ChannelsModule,
+      JobsModule.forRoot(config),
+      DemoModule,
+    ];
     if (hasRole(config, 'api')) roleModules.push(ChannelsHttpModule);
     if (hasRole(config, 'gateway')) roleModules.push(GatewayModule);
     return {

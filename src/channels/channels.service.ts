@@ -101,6 +101,11 @@ export class ChannelsService implements BeforeApplicationShutdown {
     return { messages, lastSeq, hasMore };
   }
 
+  /** History retention (run once per cluster by the jobs maintenance scheduler). Returns rows deleted. */
+  prune(options: { maxPerChannel: number; ttlSeconds: number }): Promise<number> {
+    return this.store.prune(options);
+  }
+
   async lastSeq(channel: string): Promise<number> {
     this.assertChannel(channel);
     return this.head(channel);

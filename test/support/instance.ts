@@ -66,19 +66,22 @@ export async function startInstance(
   };
   running.add(instance);
   if (ready) {
-    let dead = false;
-    void exited.then(() => (dead = true));
-    await waitFor(
-      async () => {
-        if (dead) throw new Error(`instance exited before ready:\n${output}`);
-        const res = await fetch(`${instance.url}/health/ready`);
-        return res.status === 200;
-      },
-      { timeoutMs: 45_000, intervalMs: 100, what: `instance on ${port} to be ready` },
-    ).catch((err) => {
+    const died = exited.then((status) => {
+      throw new Error(`instance exited (${JSON.stringify(status)}) before it was ready`);
+    });
+    const becameReady = waitFor(async () => (await fetch(`${instance.url}/health/ready`)).status === 200, {
+      timeoutMs: 45_000,
+      intervalMs: 100,
+      what: `instance on ${port} to be ready`,
+    });
+    try {
+      await Promise.race([becameReady, died]);
+    } catch (err) {
       child.kill('SIGKILL');
       throw new Error(`${(err as Error).message}\n--- output ---\n${output}`);
-    });
+    } finally {
+      died.catch(() => undefined);
+    }
   }
   return instance;
 }

@@ -1,7 +1,8 @@
 import { Channels1764140000000 } from './1764140000000-Channels.js';
+import { Jobs1764150000000 } from './1764150000000-Jobs.js';
 
 /**
  * Every migration, oldest first. Listed by hand rather than globbed so the same
  * list works from `dist/` (runtime, CLI) and from `src/` (Jest).
  */
-export const migrations = [Channels1764140000000];
+export const migrations = [Channels1764140000000, Jobs1764150000000];

@@ -1,0 +1,90 @@
+import { Check, Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import type { JobState } from '../job-state.js';
+
+/**
+ * A job: the source of truth the API reads. Its id is also the BullMQ job id.
+ * The store talks SQL directly (conditional UPDATEs are the state machine);
+ * this entity exists so the schema is declared next to the code and
+ * `migration:generate` can diff it. The migration also adds the CHECKs and the
+ * partial indexes TypeORM cannot express.
+ */
+@Entity({ name: 'jobs' })
+@Index('jobs_created_idx', ['createdAt', 'id'])
+@Index('jobs_state_created_idx', ['state', 'createdAt', 'id'])
+@Index('jobs_type_created_idx', ['type', 'createdAt', 'id'])
+@Index('jobs_idempotency_key_uq', ['idempotencyKey'], { unique: true, where: 'idempotency_key IS NOT NULL' })
+@Index('jobs_unenqueued_idx', ['createdAt'], { where: "state = 'queued' AND enqueued_at IS NULL" })
+@Index('jobs_pending_check_idx', ['checkedAt'], { where: "state IN ('queued', 'active')" })
+@Index('jobs_final_event_idx', ['finishedAt'], { where: 'final_event_pending' })
+@Index('jobs_finished_idx', ['finishedAt'], { where: 'finished_at IS NOT NULL' })
+@Check('jobs_state_ck', "state IN ('queued', 'active', 'completed', 'failed', 'cancelled')")
+@Check('jobs_progress_ck', 'progress BETWEEN 0 AND 100')
+@Check('jobs_max_attempts_ck', 'max_attempts >= 1')
+export class JobEntity {
+  @PrimaryColumn({ type: 'uuid' })
+  id!: string;
+
+  @Column({ type: 'varchar', length: 64 })
+  type!: string;
+
+  @Column({ type: 'varchar', length: 16, default: 'queued' })
+  state!: JobState;
+
+  @Column({ type: 'smallint', default: 0 })
+  progress!: number;
+
+  @Column({ type: 'jsonb' })
+  payload!: unknown;
+
+  @Column({ type: 'jsonb', nullable: true })
+  result!: unknown;
+
+  @Column({ type: 'text', nullable: true })
+  error!: string | null;
+
+  @Column({ type: 'int', default: 0 })
+  attempts!: number;
+
+  @Column({ name: 'max_attempts', type: 'int' })
+  maxAttempts!: number;
+
+  @Column({ type: 'int', default: 0 })
+  priority!: number;
+
+  @Column({ name: 'delay_ms', type: 'bigint', default: 0 })
+  delayMs!: string;
+
+  @Column({ name: 'idempotency_key', type: 'varchar', length: 128, nullable: true })
+  idempotencyKey!: string | null;
+
+  /** The running attempt's token; every write of that attempt is fenced by it. */
+  @Column({ type: 'uuid', nullable: true })
+  lease!: string | null;
+
+  /** Set once BullMQ has the job; the reconciler enqueues queued rows without it. */
+  @Column({ name: 'enqueued_at', type: 'timestamptz', nullable: true })
+  enqueuedAt!: Date | null;
+
+  /** When the reconciler last looked at this row. */
+  @Column({ name: 'checked_at', type: 'timestamptz', nullable: true })
+  checkedAt!: Date | null;
+
+  /** A final state whose event is not yet known to be published. */
+  @Column({ name: 'final_event_pending', type: 'boolean', default: false })
+  finalEventPending!: boolean;
+
+  @Column({ name: 'run_at', type: 'timestamptz' })
+  runAt!: Date;
+
+  @Column({ name: 'created_at', type: 'timestamptz', default: () => 'now()' })
+  createdAt!: Date;
+
+  @Column({ name: 'started_at', type: 'timestamptz', nullable: true })
+  startedAt!: Date | null;
+
+  @Column({ name: 'finished_at', type: 'timestamptz', nullable: true })
+  finishedAt!: Date | null;
+
+  @Column({ name: 'updated_at', type: 'timestamptz', default: () => 'now()' })
+  updatedAt!: Date;
+}

@@ -1,0 +1,25 @@
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { JOB_STATES, type JobState } from '../job-state.js';
+
+/** `GET /v1/jobs?state=&type=&limit=&cursor=` */
+export class ListJobsQuery {
+  @IsOptional()
+  @IsIn(JOB_STATES, { message: `state must be one of ${JOB_STATES.join(', ')}` })
+  state?: JobState;
+
+  @IsOptional()
+  @IsString({ message: 'type must be a string' })
+  @MaxLength(64, { message: 'type must be at most 64 characters' })
+  type?: string;
+
+  @Type(() => Number)
+  @IsInt({ message: 'limit must be an integer' })
+  @Min(1, { message: 'limit must be between 1 and 100' })
+  @Max(100, { message: 'limit must be between 1 and 100' })
+  limit: number = 20;
+
+  @IsOptional()
+  @IsString({ message: 'cursor must be a string' })
+  cursor?: string;
+}

@@ -1,0 +1,149 @@
+import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { type JobState as BullState, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { type AppConfig, InjectConfig } from '../config/app-config.js';
+import { RedisService } from '../redis/redis.service.js';
+import type { JobRow } from './job.js';
+import { JobRegistry, type RegisteredHandler } from './job-registry.js';
+
+export const MAINTENANCE_QUEUE = 'system.maintenance';
+
+export class TimeoutError extends Error {}
+
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TimeoutError(`${what} timed out after ${ms} ms`)), ms);
+  });
+  promise.catch(() => undefined);
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The BullMQ side every role needs: one Queue per job type to enqueue into
+ * (plus the maintenance queue), and the cancel broadcast. Queue commands use a
+ * connection without an offline queue, so while Redis is down they fail at
+ * once instead of piling up, and each call is also bounded by
+ * JOB_ENQUEUE_TIMEOUT_MS: a submit never hangs on Redis.
+ */
+@Injectable()
+export class JobQueues implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(JobQueues.name);
+  private readonly queues = new Map<string, Queue>();
+  readonly connection: Redis;
+  /** Redis pub/sub channel on which cancelled job ids are announced to workers. */
+  readonly cancelChannel: string;
+
+  constructor(
+    private readonly redis: RedisService,
+    private readonly registry: JobRegistry,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {
+    this.connection = redis.create('jobs-queue', { maxRetriesPerRequest: null, enableOfflineQueue: false });
+    this.cancelChannel = redis.key('jobs', 'cancel');
+  }
+
+  onModuleInit(): void {
+    for (const handler of this.registry.all()) this.queueFor(handler.queue);
+    this.queueFor(MAINTENANCE_QUEUE);
+  }
+
+  private queueFor(name: string): Queue {
+    let queue = this.queues.get(name);
+    if (!queue) {
+      queue = new Queue(name, { connection: this.connection, prefix: this.redis.prefix });
+      queue.on('error', (err: Error) => this.logger.debug(`queue ${name}: ${err.message}`));
+      this.queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  /** Every queue, for the board and the depth metric. */
+  all(): Queue[] {
+    return [...this.queues.values()];
+  }
+
+  get maintenance(): Queue {
+    return this.queueFor(MAINTENANCE_QUEUE);
+  }
+
+  queue(handler: RegisteredHandler): Queue {
+    return this.queueFor(handler.queue);
+  }
+
+  /**
+   * Hands the row to BullMQ under its own id (a repeated add of the same id is
+   * a no-op there). The delay is what remains of `run_at`, so a job enqueued
+   * late by the reconciler does not wait twice. Throws when Redis does not
+   * answer in time.
+   */
+  async add(row: JobRow, handler: RegisteredHandler): Promise<void> {
+    const delay = Math.max(0, row.run_at.getTime() - Date.now());
+    await withTimeout(
+      this.queue(handler).add(
+        row.type,
+        { payload: row.payload },
+        {
+          jobId: row.id,
+          attempts: row.max_attempts,
+          backoff: { type: handler.backoff.type, delay: handler.backoff.delayMs },
+          delay: delay > 0 ? delay : undefined,
+          priority: row.priority > 0 ? row.priority : undefined,
+          removeOnComplete: { age: 24 * 3600, count: 1000 },
+          removeOnFail: { age: 7 * 24 * 3600, count: 5000 },
+        },
+      ),
+      this.config.JOB_ENQUEUE_TIMEOUT_MS,
+      `enqueue of job ${row.id}`,
+    );
+  }
+
+  /** Removes a waiting or delayed job; false when it is locked (running) or Redis did not answer. */
+  async remove(handler: RegisteredHandler, id: string): Promise<boolean> {
+    try {
+      return (
+        (await withTimeout(this.queue(handler).remove(id), this.config.JOB_ENQUEUE_TIMEOUT_MS, 'remove')) ===
+        1
+      );
+    } catch (err) {
+      this.logger.debug(`could not remove job ${id} from BullMQ: ${(err as Error).message}`);
+      return false;
+    }
+  }
+
+  async state(handler: RegisteredHandler, id: string): Promise<BullState | 'unknown'> {
+    return withTimeout(
+      this.queue(handler).getJobState(id),
+      this.config.JOB_ENQUEUE_TIMEOUT_MS,
+      'getJobState',
+    );
+  }
+
+  async failedReason(handler: RegisteredHandler, id: string): Promise<string | undefined> {
+    const job = await withTimeout(
+      this.queue(handler).getJob(id),
+      this.config.JOB_ENQUEUE_TIMEOUT_MS,
+      'getJob',
+    );
+    return job?.failedReason;
+  }
+
+  /** Tells every worker that job `id` was cancelled, so the one running it aborts it. Best effort. */
+  async signalCancel(id: string): Promise<void> {
+    try {
+      await withTimeout(
+        this.connection.publish(this.cancelChannel, id),
+        this.config.JOB_ENQUEUE_TIMEOUT_MS,
+        'cancel signal',
+      );
+    } catch (err) {
+      this.logger.debug(`cancel signal for ${id} not sent (workers poll for it): ${(err as Error).message}`);
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all(
+      this.all().map((q) => withTimeout(q.close(), 2000, 'queue close').catch(() => undefined)),
+    );
+  }
+}

@@ -1,0 +1,99 @@
+import { AppError } from '../common/app-error.js';
+import type { JobState } from './job-state.js';
+
+/** A job as every API answers it and every `job:<id>` event carries it. */
+export interface Job {
+  id: string;
+  type: string;
+  state: JobState;
+  progress: number;
+  payload: unknown;
+  result: unknown;
+  error: string | null;
+  /** Attempts started so far (the current one included while active). */
+  attempts: number;
+  maxAttempts: number;
+  priority: number;
+  delayMs: number;
+  idempotencyKey: string | null;
+  createdAt: string;
+  /** When the job first became active. */
+  startedAt: string | null;
+  finishedAt: string | null;
+  updatedAt: string;
+}
+
+/** A `jobs` row as {@link JOB_COLUMNS} selects it. */
+export interface JobRow {
+  id: string;
+  type: string;
+  state: JobState;
+  progress: number;
+  payload: unknown;
+  result: unknown;
+  error: string | null;
+  attempts: number;
+  max_attempts: number;
+  priority: number;
+  delay_ms: string;
+  idempotency_key: string | null;
+  lease: string | null;
+  enqueued_at: Date | null;
+  run_at: Date;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+  updated_at: Date;
+  /** A final state whose event is not known to be published yet. */
+  final_event_pending: boolean;
+  /** created_at in microseconds since the epoch, exact: the keyset cursor. */
+  created_us: string;
+}
+
+export const JOB_COLUMNS = `id, type, state, progress, payload, result, error, attempts, max_attempts, priority,
+  delay_ms::text AS delay_ms, idempotency_key, lease, enqueued_at, run_at, created_at, started_at,
+  finished_at, updated_at, final_event_pending, (extract(epoch FROM created_at) * 1000000)::bigint::text AS created_us`;
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export function toJob(row: JobRow): Job {
+  return {
+    id: row.id,
+    type: row.type,
+    state: row.state,
+    progress: row.progress,
+    payload: row.payload,
+    result: row.result ?? null,
+    error: row.error,
+    attempts: row.attempts,
+    maxAttempts: row.max_attempts,
+    priority: row.priority,
+    delayMs: Number(row.delay_ms),
+    idempotencyKey: row.idempotency_key,
+    createdAt: row.created_at.toISOString(),
+    startedAt: iso(row.started_at),
+    finishedAt: iso(row.finished_at),
+    updatedAt: row.updated_at.toISOString(),
+  };
+}
+
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A keyset position in the newest-first listing: (created_at, id) of the last job returned. */
+export interface Cursor {
+  createdUs: string;
+  id: string;
+}
+
+export function encodeCursor(row: Pick<JobRow, 'created_us' | 'id'>): string {
+  return Buffer.from(`${row.created_us}.${row.id}`).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): Cursor {
+  const text = /^[A-Za-z0-9_-]{1,200}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString() : '';
+  const match = /^(\d{1,20})\.([0-9a-f-]{36})$/i.exec(text);
+  if (!match || !UUID.test(match[2])) {
+    throw new AppError('bad_request', 'cursor is not a cursor this API returned');
+  }
+  return { createdUs: match[1], id: match[2].toLowerCase() };
+}

@@ -1,0 +1,177 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable, Logger } from '@nestjs/common';
+import { AppError } from '../common/app-error.js';
+import { type AppConfig, InjectConfig } from '../config/app-config.js';
+import { type Job, type JobRow, UUID, decodeCursor, encodeCursor, toJob } from './job.js';
+import { JobEvents } from './job-events.js';
+import { JobQueues } from './job-queues.js';
+import { MAX_ATTEMPTS, JobRegistry } from './job-registry.js';
+import type { JobState } from './job-state.js';
+import { JobsMetrics } from './jobs.metrics.js';
+import { JobsStore } from './jobs.store.js';
+
+export const MAX_DELAY_MS = 365 * 24 * 3600 * 1000;
+export const MAX_PRIORITY = 2 ** 21;
+/** How long the API waits for the worker to announce a running job's cancel before doing it itself. */
+const CANCEL_BACKSTOP_MS = 2000;
+export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
+
+export interface SubmitInput {
+  type: string;
+  payload?: unknown;
+  idempotencyKey?: string;
+  delayMs?: number;
+  priority?: number;
+  attempts?: number;
+}
+
+export interface ListInput {
+  state?: JobState;
+  type?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+/**
+ * The jobs API for every caller: the REST controller, and application code
+ * that submits work itself (inject JobsService from any module importing
+ * JobsModule). Every role can submit; only workers run.
+ */
+@Injectable()
+export class JobsService {
+  private readonly logger = new Logger(JobsService.name);
+
+  constructor(
+    private readonly store: JobsStore,
+    private readonly registry: JobRegistry,
+    private readonly queues: JobQueues,
+    private readonly events: JobEvents,
+    private readonly metrics: JobsMetrics,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
+
+  /**
+   * Validates, commits the row, then enqueues it in BullMQ. When Redis is
+   * down the row is committed all the same (the reconciler enqueues it later),
+   * so the answer is the same: the job. `created` is false for a repeated
+   * idempotency key, whose original job is returned unchanged.
+   */
+  async submit(input: SubmitInput): Promise<{ job: Job; created: boolean }> {
+    const handler = this.registry.require(input.type);
+    const raw = input.payload === undefined ? {} : input.payload;
+    this.checkSize(raw);
+    const payload = this.registry.validate(input.type, raw);
+    this.checkSize(payload); // a validator may have added to it
+    const key = input.idempotencyKey;
+    if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key))) {
+      throw new AppError('bad_request', 'idempotencyKey must be 1-128 printable ASCII characters');
+    }
+    checkInt('delayMs', input.delayMs, 0, MAX_DELAY_MS);
+    checkInt('priority', input.priority, 0, MAX_PRIORITY);
+    checkInt('attempts', input.attempts, 1, MAX_ATTEMPTS);
+    const { row, created } = await this.store.insert({
+      id: randomUUID(),
+      type: handler.name,
+      payload,
+      maxAttempts: input.attempts ?? handler.attempts,
+      priority: input.priority ?? 0,
+      delayMs: input.delayMs ?? 0,
+      idempotencyKey: input.idempotencyKey,
+    });
+    if (created) this.metrics.submitted.inc({ type: handler.name });
+    if (row.state === 'queued' && !row.enqueued_at) await this.enqueue(row);
+    return { job: toJob(row), created };
+  }
+
+  private checkSize(payload: unknown): void {
+    const size = Buffer.byteLength(JSON.stringify(payload ?? null));
+    if (size > this.config.MAX_MESSAGE_BYTES) {
+      throw new AppError(
+        'payload_too_large',
+        `payload is ${size} bytes serialised; the limit is ${this.config.MAX_MESSAGE_BYTES}`,
+      );
+    }
+  }
+
+  /** Best effort: on failure the row stays unenqueued and the reconciler takes over. */
+  private async enqueue(row: JobRow): Promise<void> {
+    const handler = this.registry.get(row.type);
+    if (!handler) return;
+    try {
+      await this.queues.add(row, handler);
+    } catch (err) {
+      this.metrics.enqueueFailures.inc({ type: row.type });
+      this.logger.warn(`job ${row.id} committed but not enqueued yet (${(err as Error).message})`);
+      return;
+    }
+    await this.store.markEnqueued(row.id).catch(() => undefined);
+  }
+
+  async get(id: string): Promise<Job> {
+    return toJob(await this.row(id));
+  }
+
+  async list(input: ListInput): Promise<{ jobs: Job[]; nextCursor: string | null }> {
+    const limit = input.limit ?? 20;
+    const rows = await this.store.list({
+      state: input.state,
+      type: input.type,
+      limit,
+      after: input.cursor ? decodeCursor(input.cursor) : undefined,
+    });
+    const page = rows.slice(0, limit);
+    const nextCursor = rows.length > limit ? encodeCursor(page[page.length - 1]) : null;
+    return { jobs: page.map(toJob), nextCursor };
+  }
+
+  /**
+   * Cancels a queued, delayed or running job: the row turns `cancelled` now,
+   * then the job is removed from BullMQ and the worker running it, if any, is
+   * told to abort. Were the removal to fail, the row's state still keeps the
+   * job from ever starting.
+   *
+   * The `cancelled` event must be the job's last. A queued job's is
+   * published here at once. A running job's is published by its worker once
+   * it has stopped (after any progress event it had in flight), so nothing
+   * follows it; should no worker do so (dead, unreachable), a backstop here,
+   * and the reconciler, publish it within seconds.
+   */
+  async cancel(id: string): Promise<Job> {
+    assertUuid(id);
+    const cancelled = await this.store.cancel(id);
+    if (!cancelled) {
+      const current = await this.row(id);
+      throw new AppError('conflict', `job ${id} is already ${current.state}`);
+    }
+    const { row, previous } = cancelled;
+    this.metrics.outcomes.inc({ type: row.type, outcome: 'cancelled' });
+    const handler = this.registry.get(row.type);
+    if (previous === 'queued') {
+      await this.events.publish('cancelled', row, JobEvents.finalKey('cancelled'));
+      if (handler) void this.queues.remove(handler, row.id);
+    } else {
+      void this.queues.signalCancel(row.id);
+      const backstop = setTimeout(() => void this.events.announcePending(row.id), CANCEL_BACKSTOP_MS);
+      backstop.unref();
+    }
+    return toJob(row);
+  }
+
+  private async row(id: string): Promise<JobRow> {
+    assertUuid(id);
+    const row = await this.store.get(id);
+    if (!row) throw new AppError('not_found', `job ${id} not found`);
+    return row;
+  }
+}
+
+function assertUuid(id: string): void {
+  if (!UUID.test(id)) throw new AppError('bad_request', 'id must be a UUID');
+}
+
+function checkInt(name: string, value: unknown, min: number, max: number): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new AppError('bad_request', `${name} must be an integer between ${min} and ${max}`);
+  }
+}

@@ -1,0 +1,181 @@
+import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { type Job, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { type AppConfig, InjectConfig } from '../../config/app-config.js';
+import { RedisService } from '../../redis/redis.service.js';
+import { JobEvents } from '../job-events.js';
+import { JobQueues, withTimeout } from '../job-queues.js';
+import { JobRegistry } from '../job-registry.js';
+import { JobsMetrics } from '../jobs.metrics.js';
+import { JobsStore } from '../jobs.store.js';
+import { JobRunner, type Run } from './job-runner.js';
+
+/**
+ * The worker role: one BullMQ Worker per job type (so each type has its own
+ * concurrency), cancellation delivery, and the graceful drain.
+ *
+ * Cancel reaches the process running a job two ways: a Redis pub/sub message
+ * with the job id (immediate), and, as a backstop for a missed message, a
+ * check every JOB_RECONCILE_INTERVAL_MS of the leases this process holds —
+ * which also stops a stale attempt whose job another worker has taken over.
+ */
+@Injectable()
+export class JobsWorkerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('JobsWorker');
+  private readonly workers: Worker[] = [];
+  private readonly runs = new Set<Run>();
+  /** Job ids cancelled lately, for an attempt that registers just after its cancel message. */
+  private readonly recentCancels = new Map<string, number>();
+  /** Every processor call in progress, activated or not yet. */
+  private readonly processing = new Set<Promise<unknown>>();
+  private stopping = false;
+  private givingBack = false;
+  private subscriber?: Redis;
+  private leaseTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly registry: JobRegistry,
+    private readonly store: JobsStore,
+    private readonly events: JobEvents,
+    private readonly metrics: JobsMetrics,
+    private readonly queues: JobQueues,
+    private readonly redis: RedisService,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const connection = this.redis.create('jobs-worker', { maxRetriesPerRequest: null });
+    for (const handler of this.registry.all()) {
+      const runner = new JobRunner(handler, {
+        store: this.store,
+        events: this.events,
+        metrics: this.metrics,
+        maxResultBytes: this.config.MAX_MESSAGE_BYTES,
+        stopping: () => this.stopping,
+        track: (run) => {
+          this.runs.add(run);
+          // The cancel may have been announced while this attempt was still activating.
+          if (this.recentCancels.has(run.id)) run.abort('cancelled', 'the job was cancelled');
+          // Activated after the shutdown deadline: give it back at once.
+          else if (this.givingBack) run.abort('shutdown', 'the worker is shutting down');
+        },
+        untrack: (run) => this.runs.delete(run),
+      });
+      const processor = (job: Job, token?: string) => {
+        const processing = runner.process(job, token);
+        this.processing.add(processing);
+        void processing.catch(() => undefined).finally(() => this.processing.delete(processing));
+        return processing;
+      };
+      const worker = new Worker(handler.queue, processor, {
+        connection,
+        prefix: this.redis.prefix,
+        concurrency: handler.concurrency,
+        lockDuration: this.config.JOB_LOCK_DURATION_MS,
+        stalledInterval: this.config.JOB_STALLED_INTERVAL_MS,
+        // The row counts attempts, stalls included, and fails the job when they run out.
+        maxStalledCount: 1000,
+        autorun: false,
+      });
+      worker.on('error', (err: Error) => this.logger.warn(`worker ${handler.name}: ${err.message}`));
+      this.workers.push(worker);
+      void worker
+        .run()
+        .catch((err: Error) => this.logger.error(`worker ${handler.name} stopped: ${err.message}`));
+    }
+    this.listenForCancels();
+    this.leaseTimer = setInterval(() => void this.checkLeases(), this.config.JOB_RECONCILE_INTERVAL_MS);
+    this.leaseTimer.unref();
+    this.logger.log(
+      `running ${this.registry
+        .all()
+        .map((h) => `${h.name}×${h.concurrency}`)
+        .join(', ')}`,
+    );
+  }
+
+  private listenForCancels(): void {
+    const subscriber = this.redis.create('jobs-cancel');
+    this.subscriber = subscriber;
+    const subscribe = () =>
+      subscriber.subscribe(this.queues.cancelChannel).catch((err: Error) => {
+        this.logger.warn(`cancel channel subscribe failed: ${err.message}`);
+      });
+    void subscribe();
+    subscriber.on('message', (_channel: string, id: string) => {
+      for (const run of this.runs) if (run.id === id) run.abort('cancelled', 'the job was cancelled');
+      this.recentCancels.set(id, Date.now());
+      if (this.recentCancels.size > 1000) {
+        const cutoff = Date.now() - 60_000;
+        for (const [k, at] of this.recentCancels) if (at < cutoff) this.recentCancels.delete(k);
+      }
+    });
+  }
+
+  /** Resolves once no processor is running, or after `ms`. */
+  private async idle(ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (this.processing.size > 0 && Date.now() < deadline) {
+      await withTimeout(Promise.allSettled([...this.processing]), deadline - Date.now(), 'drain').catch(
+        () => undefined,
+      );
+    }
+  }
+
+  /** Aborts local attempts whose lease is no longer current (cancelled, or taken over after a stall). */
+  private async checkLeases(): Promise<void> {
+    const runs = [...this.runs];
+    if (runs.length === 0) return;
+    try {
+      const stale = await this.store.staleLeases(runs.map((r) => ({ id: r.id, lease: r.lease })));
+      for (const s of stale) {
+        const run = runs.find((r) => r.lease === s.lease);
+        if (!run) continue;
+        if (s.state === 'cancelled') run.abort('cancelled', 'the job was cancelled');
+        else run.abort('lost', `the job is no longer held by this attempt (now ${s.state ?? 'deleted'})`);
+      }
+    } catch (err) {
+      this.logger.debug(`lease check failed: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * SIGTERM: stop taking jobs, let running ones finish within the shutdown
+   * budget, then abort the rest with reason `shutdown` — their processors put
+   * the row back to queued (the attempt not counted) and the BullMQ job back
+   * to wait, for another worker. A handler that ignores its signal is given
+   * back by this method directly; BullMQ's stall check hands its job on.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    clearInterval(this.leaseTimer);
+    const budget = this.config.SHUTDOWN_TIMEOUT_MS;
+    const drainMs = Math.max(budget - 2000, Math.floor(budget * 0.6));
+    const graceMs = Math.min(1000, Math.floor(budget * 0.2));
+    await Promise.all(this.workers.map((w) => w.pause(true).catch(() => undefined)));
+
+    if (this.processing.size > 0) {
+      this.logger.log(`draining ${this.processing.size} running job(s), up to ${drainMs} ms`);
+      await this.idle(drainMs);
+    }
+    if (this.processing.size > 0) {
+      this.logger.warn(`giving back ${this.runs.size} job(s) still running at the shutdown deadline`);
+      this.givingBack = true;
+      for (const run of this.runs) run.abort('shutdown', 'the worker is shutting down');
+      await this.idle(graceMs);
+    }
+    const stuck = [...this.runs];
+    for (const run of stuck) {
+      // Ignored its signal: requeue the row here; its BullMQ lock expires with this process.
+      await this.store.requeue(run.id, run.lease).catch(() => undefined);
+      this.metrics.attempt(run.type, 'requeued', 0);
+    }
+    await Promise.all(
+      this.workers.map((w) =>
+        withTimeout(w.close(this.processing.size > 0), 2000, 'worker close').catch(() => undefined),
+      ),
+    );
+    await this.subscriber?.unsubscribe().catch(() => undefined);
+  }
+}
