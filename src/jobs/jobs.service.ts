@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { AppError } from '../common/app-error.js';
+import { isInvalidDataError } from '../common/database-errors.js';
 import { type AppConfig, InjectConfig } from '../config/app-config.js';
 import { type Job, type JobRow, UUID, decodeCursor, encodeCursor, toJob } from './job.js';
 import { JobEvents } from './job-events.js';
@@ -69,15 +70,22 @@ export class JobsService {
     checkInt('delayMs', input.delayMs, 0, MAX_DELAY_MS);
     checkInt('priority', input.priority, 0, MAX_PRIORITY);
     checkInt('attempts', input.attempts, 1, MAX_ATTEMPTS);
-    const { row, created } = await this.store.insert({
-      id: randomUUID(),
-      type: handler.name,
-      payload,
-      maxAttempts: input.attempts ?? handler.attempts,
-      priority: input.priority ?? 0,
-      delayMs: input.delayMs ?? 0,
-      idempotencyKey: input.idempotencyKey,
-    });
+    const { row, created } = await this.store
+      .insert({
+        id: randomUUID(),
+        type: handler.name,
+        payload,
+        maxAttempts: input.attempts ?? handler.attempts,
+        priority: input.priority ?? 0,
+        delayMs: input.delayMs ?? 0,
+        idempotencyKey: input.idempotencyKey,
+      })
+      .catch((err: unknown) => {
+        // e.g. \u0000 in a string: Postgres refuses it in jsonb; the input is at fault.
+        if (isInvalidDataError(err))
+          throw new AppError('bad_request', `payload cannot be stored: ${(err as Error).message}`);
+        throw err;
+      });
     if (created) this.metrics.submitted.inc({ type: handler.name });
     if (row.state === 'queued' && !row.enqueued_at) await this.enqueue(row);
     return { job: toJob(row), created };
