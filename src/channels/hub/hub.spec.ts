@@ -367,6 +367,33 @@ describe('Hub: resync (broker reconnect)', () => {
     expect(w.store.readsOf('lastSeqs').map((r) => r.channels)).toEqual([['room:a', 'room:b']]);
   });
 
+  it('the periodic sweep fills only a stream still behind the head it saw one sweep earlier', async () => {
+    const w = new World();
+    const rec = new Recorder();
+    await w.follow(rec);
+    w.publish('drop'); // committed, but its broker copy is still "in flight"
+    await w.hub.resync({ onlyLagging: true });
+    await flush();
+    expect(w.store.readsOf('history')).toEqual([]); // first sighting: give the broker time
+    await w.hub.resync({ onlyLagging: true });
+    await drive(rec.received(1));
+    expect(rec.seqs).toEqual([1]); // still behind a sweep later: lost, so filled
+  });
+
+  it('the periodic sweep forgets a lag the broker made up in time', async () => {
+    const w = new World();
+    const rec = new Recorder();
+    await w.follow(rec);
+    const late = w.store.append(CH);
+    await w.hub.resync({ onlyLagging: true });
+    w.deliver(late, 'inject'); // arrives before the next sweep
+    await drive(rec.received(1));
+    await w.hub.resync({ onlyLagging: true });
+    await flush();
+    expect(w.store.readsOf('history')).toEqual([]);
+    expect(rec.seqs).toEqual([1]);
+  });
+
   it('a resync that finds nothing missed reads no history', async () => {
     const w = new World();
     const rec = new Recorder();

@@ -39,6 +39,8 @@ class ChannelStream {
   filling = false;
   /** A fill was asked for while one ran: run another pass, its read may predate the news. */
   refill = false;
+  /** The head Postgres had at the last sweep that found this stream behind (0: it was not). */
+  lagHead = 0;
   closed = false;
   ready!: Promise<void>;
 
@@ -80,9 +82,14 @@ export class Hub {
     broker.onResync(() => void this.resync());
   }
 
-  /** Periodic resync: a safety net for a broker message lost without a reconnect. */
+  /**
+   * Periodic resync: a safety net for a broker message lost without a
+   * reconnect. A stream behind Postgres is filled only if it is still short
+   * of the head seen one sweep earlier, so messages merely in flight through
+   * the broker cost no history read.
+   */
   startSweeping(intervalMs: number): void {
-    this.sweepTimer = setInterval(() => void this.resync(), intervalMs);
+    this.sweepTimer = setInterval(() => void this.resync({ onlyLagging: true }), intervalMs);
     this.sweepTimer.unref();
   }
 
@@ -187,7 +194,7 @@ export class Hub {
   }
 
   /** Compares every followed channel with Postgres and fills what this instance missed. */
-  async resync(): Promise<void> {
+  async resync({ onlyLagging = false } = {}): Promise<void> {
     const open = [...this.streams.values()].filter((s) => s.nextSeq > 0 && !s.closed);
     if (open.length === 0) return;
     let heads: Map<string, number>;
@@ -198,7 +205,15 @@ export class Hub {
       return;
     }
     for (const stream of open) {
-      if ((heads.get(stream.name) ?? 0) >= stream.nextSeq) this.fill(stream);
+      const head = heads.get(stream.name) ?? 0;
+      if (head < stream.nextSeq) {
+        stream.lagHead = 0;
+      } else if (!onlyLagging || (stream.lagHead > 0 && stream.nextSeq <= stream.lagHead)) {
+        stream.lagHead = 0;
+        this.fill(stream);
+      } else {
+        stream.lagHead = head;
+      }
     }
   }
 

@@ -1,0 +1,379 @@
+/**
+ * A load-generator worker, forked by bench/run.mjs (child_process.fork). It
+ * holds WebSocket clients and long polls for one slice of a scenario, from the
+ * loopback source addresses it is given, and answers commands over IPC:
+ * `{id, cmd, args}` → `{id, ok, result | error}`. It exits when its parent
+ * goes away, so it can never outlive the bench.
+ */
+import http from 'node:http';
+import { performance } from 'node:perf_hooks';
+import process from 'node:process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import WebSocket from 'ws';
+import { Histogram } from './lib/hist.mjs';
+
+const now = () => performance.timeOrigin + performance.now();
+
+let conns = [];
+let latency = {}; // target label -> Histogram of publish→delivery ms
+let counters = freshCounters();
+let polls = [];
+const agents = new Map();
+
+function freshCounters() {
+  return {
+    delivered: 0,
+    gaps: 0,
+    duplicates: 0,
+    errorFrames: 0,
+    errorSamples: [],
+    unexpectedCloses: {},
+    firstRecv: null,
+    lastRecv: null,
+  };
+}
+
+function sample(list, item, max = 5) {
+  if (list.length < max) list.push(item);
+}
+
+/** Runs `fn(i)` for i in [0, n) with at most `limit` in flight. */
+async function pool(n, limit, fn) {
+  let next = 0;
+  const worker = async () => {
+    while (next < n) {
+      const i = next++;
+      await fn(i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, n) }, worker));
+}
+
+/** One client connection with request/response by ref. */
+function connect(url, localAddress, { onMessage } = {}) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { localAddress, perMessageDeflate: false, handshakeTimeout: 30_000 });
+    const conn = { ws, url, localAddress, pending: new Map(), refs: 0, intentional: false };
+    ws.on('message', (raw) => {
+      const recv = now();
+      let frame;
+      try {
+        frame = JSON.parse(raw.toString());
+      } catch {
+        counters.errorFrames++;
+        return;
+      }
+      if (frame.ref !== undefined && conn.pending.has(frame.ref)) {
+        const p = conn.pending.get(frame.ref);
+        conn.pending.delete(frame.ref);
+        p(frame, recv);
+        return;
+      }
+      if (frame.event === 'error') {
+        counters.errorFrames++;
+        sample(counters.errorSamples, frame.data);
+        return;
+      }
+      onMessage?.(conn, frame, recv);
+    });
+    ws.on('error', (err) => {
+      conn.lastError = err.message;
+      if (ws.readyState !== WebSocket.OPEN) reject(err);
+    });
+    ws.on('close', (code) => {
+      conn.closedCode = code;
+      if (!conn.intentional) counters.unexpectedCloses[code] = (counters.unexpectedCloses[code] ?? 0) + 1;
+      for (const p of conn.pending.values()) p({ event: 'closed', data: { code } }, now());
+      conn.pending.clear();
+      conn.closedResolve?.();
+    });
+    ws.once('open', () => resolve(conn));
+  });
+}
+
+function request(conn, event, data) {
+  const ref = `r${++conn.refs}`;
+  return new Promise((resolve) => {
+    conn.pending.set(ref, (frame, recv) => resolve({ frame, recv }));
+    conn.ws.send(JSON.stringify({ event, data, ref }));
+  });
+}
+
+function onSubscriberMessage(conn, frame, recv) {
+  if (frame.event !== 'message') return;
+  const m = frame.data;
+  counters.delivered++;
+  if (counters.firstRecv === null) counters.firstRecv = recv;
+  counters.lastRecv = recv;
+  if (conn.lastSeq !== undefined) {
+    if (m.seq <= conn.lastSeq) counters.duplicates++;
+    else if (m.seq !== conn.lastSeq + 1) counters.gaps += m.seq - conn.lastSeq - 1;
+  }
+  if (m.seq > (conn.lastSeq ?? 0)) conn.lastSeq = m.seq;
+  const ts = m.data?.ts;
+  if (typeof ts === 'number') (latency[conn.label] ??= new Histogram()).record(recv - ts);
+}
+
+const commands = {
+  /** Opens `count` subscribed connections; returns how many made it and how fast. */
+  async open({
+    targets,
+    count,
+    channel,
+    channelPrefix,
+    channelMod,
+    channelOffset = 0,
+    addrs,
+    concurrency = 100,
+  }) {
+    const started = now();
+    let opened = 0;
+    let failed = 0;
+    const errors = [];
+    await pool(count, concurrency, async (i) => {
+      const target = targets[i % targets.length];
+      const addr = addrs[i % addrs.length];
+      const ch = channel ?? `${channelPrefix}${(channelOffset + i) % channelMod}`;
+      try {
+        const conn = await connect(target.url, addr, { onMessage: onSubscriberMessage });
+        conn.label = target.label;
+        conns.push(conn);
+        const { frame } = await request(conn, 'subscribe', { channel: ch });
+        if (frame.event !== 'subscribed') throw new Error(`subscribe answered ${JSON.stringify(frame)}`);
+        conn.lastSeq = frame.data.lastSeq;
+        opened++;
+      } catch (err) {
+        failed++;
+        sample(errors, `${addr}→${target.url}: ${err.message}`);
+      }
+    });
+    return { opened, failed, errors, ms: now() - started };
+  },
+
+  count() {
+    return {
+      delivered: counters.delivered,
+      open: conns.filter((c) => c.ws.readyState === WebSocket.OPEN).length,
+    };
+  },
+
+  reset() {
+    latency = {};
+    const keep = counters;
+    counters = freshCounters();
+    // Loss/ordering evidence is kept across a reset: it matters whenever it happened.
+    counters.gaps = keep.gaps;
+    counters.duplicates = keep.duplicates;
+    counters.unexpectedCloses = keep.unexpectedCloses;
+    counters.errorFrames = keep.errorFrames;
+    counters.errorSamples = keep.errorSamples;
+    return true;
+  },
+
+  stats() {
+    const open = conns.filter((c) => c.ws.readyState === WebSocket.OPEN).length;
+    return {
+      latency: Object.fromEntries(Object.entries(latency).map(([k, h]) => [k, h.toJSON()])),
+      counters,
+      open,
+      total: conns.length,
+    };
+  },
+
+  /** Closes every connection this worker holds (normal close, then terminate stragglers). */
+  async closeAll() {
+    const list = conns;
+    conns = [];
+    await Promise.all(
+      list.map(
+        (c) =>
+          new Promise((resolve) => {
+            c.intentional = true;
+            if (c.ws.readyState === WebSocket.CLOSED) return resolve();
+            c.closedResolve = resolve;
+            const t = setTimeout(() => {
+              c.ws.terminate();
+              resolve();
+            }, 10_000);
+            c.ws.once('close', () => clearTimeout(t));
+            c.ws.close(1000);
+          }),
+      ),
+    );
+    const result = { closed: list.length, counters };
+    latency = {};
+    counters = freshCounters();
+    return result;
+  },
+
+  /** Publishes `count` messages at `rate`/s on one connection, each with its send time; waits for every ack. */
+  async publish({ url, channel, count, rate, addr, padBytes = 64 }) {
+    const conn = await connect(url, addr);
+    conn.intentional = true;
+    const pad = 'x'.repeat(padBytes);
+    const acks = new Histogram();
+    let acked = 0;
+    const errors = [];
+    const interval = 1000 / rate;
+    const start = now();
+    let firstSend = null;
+    let lastSend = null;
+    const waits = [];
+    for (let i = 0; i < count; i++) {
+      const due = start + i * interval;
+      const wait = due - now();
+      if (wait > 1) await sleep(wait);
+      const ts = now();
+      firstSend ??= ts;
+      lastSend = ts;
+      waits.push(
+        request(conn, 'publish', { channel, data: { ts, n: i, pad } }).then(({ frame, recv }) => {
+          if (frame.event === 'ack') {
+            acked++;
+            acks.record(recv - ts);
+          } else sample(errors, frame);
+        }),
+      );
+    }
+    await Promise.race([Promise.all(waits), sleep(60_000)]);
+    conn.ws.close(1000);
+    return {
+      sent: count,
+      acked,
+      errors,
+      ack: acks.toJSON(),
+      firstSend,
+      lastSend,
+      sendSpanMs: lastSend - firstSend,
+    };
+  },
+
+  /** `connections` publishers, each sending sequentially (await ack) for `durationMs`. */
+  async publishLoop({ url, channels, connections, durationMs, addrs, padBytes = 64 }) {
+    const list = [];
+    for (let j = 0; j < connections; j++) {
+      const c = await connect(url, addrs[j % addrs.length]);
+      c.intentional = true;
+      list.push(c);
+    }
+    const pad = 'x'.repeat(padBytes);
+    const acks = new Histogram();
+    let acked = 0;
+    let failed = 0;
+    const errors = [];
+    const start = now();
+    const end = start + durationMs;
+    await Promise.all(
+      list.map(async (c, j) => {
+        const channel = channels[j % channels.length];
+        let n = 0;
+        while (now() < end && c.ws.readyState === WebSocket.OPEN) {
+          const ts = now();
+          const { frame, recv } = await request(c, 'publish', { channel, data: { ts, n: n++, pad } });
+          if (frame.event === 'ack') {
+            acked++;
+            acks.record(recv - ts);
+          } else {
+            failed++;
+            sample(errors, frame);
+          }
+        }
+      }),
+    );
+    const elapsedMs = now() - start;
+    for (const c of list) c.ws.close(1000);
+    return { acked, failed, errors, ack: acks.toJSON(), elapsedMs };
+  },
+
+  /** Starts `count` long polls; returns once they are all sent. Results come from pollWait. */
+  pollStart({ base, channel, after, timeoutSec, count, addrs }) {
+    polls = [];
+    const u = new URL(base);
+    for (let i = 0; i < count; i++) {
+      const addr = addrs[i % addrs.length];
+      let agent = agents.get(addr);
+      if (!agent) {
+        agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, localAddress: addr });
+        agents.set(addr, agent);
+      }
+      polls.push(
+        new Promise((resolve) => {
+          const req = http.get(
+            {
+              host: u.hostname,
+              port: u.port,
+              path: `/v1/channels/${encodeURIComponent(channel)}/poll?after=${after}&timeout=${timeoutSec}`,
+              agent,
+            },
+            (res) => {
+              let body = '';
+              res.setEncoding('utf8');
+              res.on('data', (d) => (body += d));
+              res.on('end', () => resolve({ status: res.statusCode, body, recv: now() }));
+              res.on('error', (err) => resolve({ status: 0, error: err.message, recv: now() }));
+            },
+          );
+          req.on('error', (err) => resolve({ status: 0, error: err.message, recv: now() }));
+        }),
+      );
+    }
+    return { started: count };
+  },
+
+  async pollWait({ timeoutMs = 60_000 }) {
+    const results = await Promise.race([Promise.all(polls), sleep(timeoutMs).then(() => null)]);
+    if (!results) return { timedOut: true };
+    const hist = new Histogram();
+    const statuses = {};
+    let empty = 0;
+    let firstRecv = Infinity;
+    let lastRecv = -Infinity;
+    const errors = [];
+    for (const r of results) {
+      statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+      if (r.error) sample(errors, r.error);
+      if (r.status !== 200) continue;
+      let page;
+      try {
+        page = JSON.parse(r.body);
+      } catch {
+        sample(errors, `bad body: ${r.body.slice(0, 200)}`);
+        continue;
+      }
+      const ts = page.messages?.[0]?.data?.ts;
+      if (typeof ts !== 'number') {
+        empty++;
+        continue;
+      }
+      hist.record(r.recv - ts);
+      firstRecv = Math.min(firstRecv, r.recv);
+      lastRecv = Math.max(lastRecv, r.recv);
+    }
+    polls = [];
+    return { hist: hist.toJSON(), statuses, empty, errors, firstRecv, lastRecv };
+  },
+
+  closeAgents() {
+    for (const a of agents.values()) a.destroy();
+    agents.clear();
+    return true;
+  },
+
+  async exit() {
+    setTimeout(() => process.exit(0), 50);
+    return true;
+  },
+};
+
+process.on('message', async ({ id, cmd, args }) => {
+  try {
+    const fn = commands[cmd];
+    if (!fn) throw new Error(`unknown command ${cmd}`);
+    const result = await fn(args ?? {});
+    process.send({ id, ok: true, result });
+  } catch (err) {
+    process.send({ id, ok: false, error: err.stack ?? String(err) });
+  }
+});
+// The parent went away (normally or not): never outlive it.
+process.on('disconnect', () => process.exit(0));
