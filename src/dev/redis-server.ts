@@ -1,39 +1,15 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { freePort } from './free-port.js';
+import { ensureCommand } from './system-command.js';
 
 const HINT =
-  'no redis-server found on PATH. Install one (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis) ' +
+  'no redis-server found. Install one (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis) ' +
   'or run one in Docker (docker compose -f docker/compose.yml up redis) and set REDIS_URL.';
 
-function onPath(bin: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Makes sure `redis-server` exists. On a fresh Debian/Ubuntu box run as root
- * it installs Debian's package (saying so); anywhere else it explains how.
- */
+/** `redis-server`, installed from Debian's package when missing and possible. */
 export function ensureRedisServer(log: (line: string) => void): string {
-  if (onPath('redis-server')) return 'redis-server';
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (isRoot && onPath('apt-get')) {
-    log('redis-server not found: installing Debian package redis-server with apt-get (once)');
-    execFileSync(
-      'sh',
-      ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server'],
-      {
-        stdio: 'inherit',
-      },
-    );
-    if (onPath('redis-server')) return 'redis-server';
-  }
-  throw new Error(HINT);
+  return ensureCommand('redis-server', { debianPackage: 'redis-server', hint: HINT, log });
 }
 
 export interface RedisHandle {
