@@ -17,6 +17,14 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   app.disable('x-powered-by');
   // Behind the load balancer, the client address (rate limits, logs) comes from X-Forwarded-For.
   app.set('trust proxy', config.TRUST_PROXY);
+  if (config.CORS_ORIGINS) {
+    const origins = config.CORS_ORIGINS.split(',').map((o) => o.trim());
+    app.enableCors({
+      origin: origins.includes('*') ? true : origins,
+      exposedHeaders: ['Retry-After', 'X-Request-Id', 'Location', 'Idempotent-Replayed'],
+      maxAge: 600,
+    });
+  }
   // The envelope around `data` (channel, idempotencyKey...) needs some room
   // beyond MAX_MESSAGE_BYTES; the exact data limit is checked by the handler.
   app.useBodyParser('json', { limit: config.MAX_MESSAGE_BYTES * 2 + 16 * 1024 });

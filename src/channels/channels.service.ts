@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, BeforeApplicationShutdown } from '@nestjs/c
 import { Counter, type Registry } from 'prom-client';
 import { AppError } from '../common/app-error.js';
 import { isInvalidDataError } from '../common/database-errors.js';
+import { checkJsonValue } from '../common/json-limits.js';
 import { type AppConfig, InjectConfig } from '../config/app-config.js';
 import { InjectMetrics } from '../health/metrics.js';
 import { BROKER, type Broker } from './broker/broker.js';
@@ -23,6 +24,8 @@ export interface Page {
   /** The seq to pass as `after` next: the last message returned, or the channel's head when none. */
   lastSeq: number;
   hasMore?: boolean;
+  /** Retention had removed messages right after `after`. */
+  truncated?: boolean;
 }
 
 /**
@@ -66,6 +69,7 @@ export class ChannelsService implements BeforeApplicationShutdown {
       throw new AppError('forbidden', `channel ${channel} is written only by the service`);
     }
     if (data === undefined) throw new AppError('bad_request', 'data is required');
+    checkJsonValue(data, 'data');
     const dataJson = JSON.stringify(data);
     const size = Buffer.byteLength(dataJson);
     if (size > this.config.MAX_MESSAGE_BYTES) {
@@ -98,7 +102,10 @@ export class ChannelsService implements BeforeApplicationShutdown {
     const hasMore = rows.length > limit;
     const messages = hasMore ? rows.slice(0, limit) : rows;
     const lastSeq = messages.length ? messages[messages.length - 1].seq : await this.head(channel);
-    return { messages, lastSeq, hasMore };
+    // Seqs have no gaps, so a first message past after+1 (or none, below the
+    // head) means retention removed what came right after `after`.
+    const truncated = messages.length ? messages[0].seq > after + 1 : lastSeq > after;
+    return { messages, lastSeq, hasMore, truncated };
   }
 
   /** History retention (run once per cluster by the jobs maintenance scheduler). Returns rows deleted. */
@@ -169,7 +176,7 @@ export class ChannelsService implements BeforeApplicationShutdown {
       this.unsubscribe(result);
     }
     const lastSeq = messages.length ? messages[messages.length - 1].seq : Math.max(result.lastSeq, 0);
-    return { messages: messages.slice(0, limit), lastSeq };
+    return { messages: messages.slice(0, limit), lastSeq, truncated: result.truncated };
   }
 
   /** Registers a callback that ends a long-lived response at shutdown; returns its remover. */

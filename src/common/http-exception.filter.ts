@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import { AppError, HTTP_STATUS } from './app-error.js';
-import { isDatabaseUnavailable } from './database-errors.js';
+import { isDatabaseUnavailable, isInvalidDataError } from './database-errors.js';
 
 const REASONS: Record<number, string> = {
   400: 'Bad Request',
@@ -75,6 +75,11 @@ export class HttpExceptionFilter implements ExceptionFilter {
     }
     if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) {
       return { status: err.status, message: err.message ?? 'bad request' };
+    }
+    if (isInvalidDataError(exception)) {
+      // Postgres refused a value from the request (a NUL byte, say): the input is at fault.
+      this.logger.warn(`invalid input reached the database: ${(exception as Error).message}`);
+      return { status: HttpStatus.BAD_REQUEST, message: `invalid input: ${(exception as Error).message}` };
     }
     if (isDatabaseUnavailable(exception)) {
       return {

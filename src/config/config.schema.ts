@@ -76,6 +76,8 @@ export const configSchema = z.object({
   HISTORY_PRUNE_EVERY_MS: int(1000, 24 * 3600 * 1000).default(60_000),
   RATE_LIMIT_PUBLISH_PER_SEC: int(0, 1_000_000).default(0),
   TRUST_PROXY: z.string().trim().default('loopback, linklocal, uniquelocal'),
+  /** Comma list of origins allowed by CORS, or `*`; empty disables CORS. */
+  CORS_ORIGINS: z.string().trim().default(''),
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
   WORKER_CONCURRENCY: int(1, 1000).default(10),
   JOB_STALLED_INTERVAL_MS: int(1000, 600_000).default(30_000),

@@ -23,7 +23,7 @@ const THREAD = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const { iterations, seed } = workerData;
-let digest = createHash('sha256').update(seed).digest();
+let digest = Buffer.from(seed, 'utf8');
 const step = Math.max(1, Math.floor(iterations / 100));
 for (let i = 1; i <= iterations; i++) {
   digest = createHash('sha256').update(digest).digest();

@@ -1,4 +1,5 @@
 import { AppError } from '../common/app-error.js';
+import { isValidChannelName } from '../channels/channel-name.js';
 import { parsePublishBody, type PublishBody } from '../channels/dto/publish-body.js';
 
 function channelOf(data: Record<string, unknown>): string {
@@ -18,7 +19,10 @@ export function parseSubscribe(data: Record<string, unknown>): { channel: string
 }
 
 export function parseUnsubscribe(data: Record<string, unknown>): { channel: string } {
-  return { channel: channelOf(data) };
+  const channel = channelOf(data);
+  if (!isValidChannelName(channel))
+    throw new AppError('bad_request', 'channel must match ^[A-Za-z0-9_\\-.:]{1,128}$');
+  return { channel };
 }
 
 export function parsePublish(data: Record<string, unknown>): PublishBody & { channel: string } {

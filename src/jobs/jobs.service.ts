@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { AppError } from '../common/app-error.js';
 import { isInvalidDataError } from '../common/database-errors.js';
+import { checkJsonValue } from '../common/json-limits.js';
 import { type AppConfig, InjectConfig } from '../config/app-config.js';
 import { type Job, type JobRow, UUID, decodeCursor, encodeCursor, toJob } from './job.js';
 import { JobEvents } from './job-events.js';
@@ -60,6 +61,7 @@ export class JobsService {
   async submit(input: SubmitInput): Promise<{ job: Job; created: boolean }> {
     const handler = this.registry.require(input.type);
     const raw = input.payload === undefined ? {} : input.payload;
+    checkJsonValue(raw, 'payload');
     this.checkSize(raw);
     const payload = this.registry.validate(input.type, raw);
     this.checkSize(payload); // a validator may have added to it

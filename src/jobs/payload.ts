@@ -3,12 +3,33 @@ import { type ValidationError, validateSync } from 'class-validator';
 import { AppError } from '../common/app-error.js';
 import type { JobHandlerOptions, PayloadClass } from './job-handler.decorator.js';
 
+// When a value breaks several rules, report the most basic one ("must be an
+// integer" before "must not be greater than"), whatever order the decorators
+// were written in.
+const FIRST = [
+  'whitelistValidation',
+  'isDefined',
+  'isInt',
+  'isNumber',
+  'isString',
+  'isBoolean',
+  'isObject',
+  'isArray',
+  'isIn',
+  'isEnum',
+];
+
+function mostBasic(constraints: Record<string, string>): string | undefined {
+  const key = FIRST.find((k) => k in constraints) ?? Object.keys(constraints)[0];
+  return key === undefined ? undefined : constraints[key];
+}
+
 /** The first problem of a class-validator result, as `payload.a.b: message`. */
 function describe(errors: ValidationError[], path: string): string | null {
   for (const error of errors) {
     const here = `${path}.${error.property}`;
-    const messages = Object.values(error.constraints ?? {});
-    if (messages.length) return `${here}: ${messages[0]}`;
+    const message = mostBasic(error.constraints ?? {});
+    if (message) return `${here}: ${message}`;
     const nested = describe(error.children ?? [], here);
     if (nested) return nested;
   }
@@ -24,7 +45,6 @@ function validateClass<P>(cls: PayloadClass<P>, input: unknown): P {
     whitelist: true,
     forbidNonWhitelisted: true,
     forbidUnknownValues: false,
-    stopAtFirstError: true,
   });
   const problem = describe(errors, 'payload');
   if (problem) throw new AppError('bad_request', problem);

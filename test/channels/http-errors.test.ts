@@ -3,7 +3,7 @@ import { type Instance, startInstance, stopAllInstances } from '../support/insta
 
 let api: Instance;
 beforeAll(async () => {
-  api = await startInstance({ ROLE: 'api', MAX_MESSAGE_BYTES: '1024' });
+  api = await startInstance({ ROLE: 'api', MAX_MESSAGE_BYTES: '1024', CORS_ORIGINS: 'https://app.example' });
 });
 afterAll(stopAllInstances);
 
@@ -24,6 +24,32 @@ describe('REST contract errors', () => {
     ['limit=1001', () => get(api.url, `/v1/channels/${ch()}/messages?limit=1001`), /limit/],
     ['after=-1', () => get(api.url, `/v1/channels/${ch()}/messages?after=-1`), /after must be >= 0/],
     ['after=abc', () => get(api.url, `/v1/channels/${ch()}/poll?after=abc`), /after must be an integer/],
+    ['after=1e2', () => get(api.url, `/v1/channels/${ch()}/messages?after=1e2`), /after must be an integer/],
+    [
+      'an empty limit',
+      () => get(api.url, `/v1/channels/${ch()}/messages?limit=`),
+      /limit must be an integer/,
+    ],
+    [
+      'after past 2^53',
+      () => get(api.url, `/v1/channels/${ch()}/messages?after=9223372036854775807`),
+      /after must be an integer/,
+    ],
+    [
+      'after=9007199254740992',
+      () => get(api.url, `/v1/channels/${ch()}/stream?after=9007199254740992`),
+      /after must be at most 9007199254740991/,
+    ],
+    [
+      'data nested too deeply',
+      () => post(api.url, `/v1/channels/${ch()}/messages`, `{"data":${'['.repeat(5000)}${']'.repeat(5000)}}`),
+      /data is nested deeper than 64 levels/,
+    ],
+    [
+      'a number JSON cannot represent',
+      () => post(api.url, `/v1/channels/${ch()}/messages`, '{"data":{"n":1e400}}'),
+      /data contains a number JSON cannot represent/,
+    ],
     [
       'timeout=61',
       () => get(api.url, `/v1/channels/${ch()}/poll?timeout=61`),
@@ -79,6 +105,41 @@ describe('REST contract errors', () => {
     const huge = await post(api.url, `/v1/channels/${ch()}/messages`, { data: 'x'.repeat(100_000) });
     expect(huge.status).toBe(413);
     expect(huge.body.statusCode).toBe(413);
+  });
+
+  it('HEAD on a stream or a poll answers at once', async () => {
+    const channel = ch();
+    const stream = await fetch(`${api.url}/v1/channels/${channel}/stream`, { method: 'HEAD' });
+    expect(stream.status).toBe(200);
+    expect(stream.headers.get('content-type')).toMatch(/text\/event-stream/);
+    const poll = await fetch(`${api.url}/v1/channels/${channel}/poll?timeout=60`, { method: 'HEAD' });
+    expect(poll.status).toBe(200);
+  });
+
+  it('an after past the channel head counts as the head: the next message is not skipped', async () => {
+    const channel = ch();
+    for (let i = 0; i < 5; i++) await post(api.url, `/v1/channels/${channel}/messages`, { data: i });
+    const empty = await get(api.url, `/v1/channels/${channel}/poll?after=50&timeout=0`);
+    expect(empty.body).toEqual({ messages: [], lastSeq: 5 });
+    const waiting = get(api.url, `/v1/channels/${channel}/poll?after=50&timeout=30`);
+    const { waitFor } = await import('../support/wait-for.js');
+    await waitFor(async () => {
+      const text = await (await fetch(`${api.url}/metrics`)).text();
+      return /^squall_hub_subscribers\{[^}]*\} 1$/m.test(text);
+    });
+    await post(api.url, `/v1/channels/${channel}/messages`, { data: 'next' });
+    expect((await waiting).body).toMatchObject({ lastSeq: 6, messages: [{ seq: 6, data: 'next' }] });
+  });
+
+  it('CORS answers for the configured origin only', async () => {
+    const allowed = await fetch(`${api.url}/v1/channels/${ch()}`, {
+      headers: { Origin: 'https://app.example' },
+    });
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('https://app.example');
+    const other = await fetch(`${api.url}/v1/channels/${ch()}`, {
+      headers: { Origin: 'https://evil.example' },
+    });
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
   });
 
   it('403 for a publish to job:*', async () => {

@@ -1,5 +1,5 @@
 import { query } from '../support/database.js';
-import { post, uniqueChannel } from '../support/http.js';
+import { get, post, uniqueChannel } from '../support/http.js';
 import { type Instance, startInstance, stopAllInstances } from '../support/instance.js';
 import { SseClient } from '../support/sse-client.js';
 import { TestClient, range, seqs } from '../support/ws-client.js';
@@ -160,5 +160,13 @@ describe('resume', () => {
     closers.push(() => sse.close());
     expect(seqs(await sse.waitForMessages(5))).toEqual(range(6, 10));
     expect(sse.comments).toContain('subscribed lastSeq=10 truncated=true');
+
+    const history = await get(a.url, `/v1/channels/${channel}/messages?after=2`);
+    expect(history.body).toMatchObject({ lastSeq: 10, truncated: true });
+    expect(history.body.messages.map((m: { seq: number }) => m.seq)).toEqual(range(6, 10));
+    const inside = await get(a.url, `/v1/channels/${channel}/messages?after=6`);
+    expect(inside.body.truncated).toBeUndefined();
+    const poll = await get(b.url, `/v1/channels/${channel}/poll?after=0&timeout=0`);
+    expect(poll.body).toMatchObject({ lastSeq: 10, truncated: true });
   });
 });

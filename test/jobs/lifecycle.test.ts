@@ -78,7 +78,8 @@ describe('job lifecycle over WebSocket', () => {
     await watcher.follow(job.id);
     const done = await watcher.event(job.id, 'completed');
 
-    let digest = createHash('sha256').update('abc').digest();
+    // sha256 applied `iterations` times, starting from the seed's bytes.
+    let digest = Buffer.from('abc');
     for (let i = 0; i < iterations; i++) digest = createHash('sha256').update(digest).digest();
     expect(done.job.result).toEqual({ digest: digest.toString('hex'), iterations });
     const events = watcher.events(job.id);
@@ -191,12 +192,12 @@ describe('submit', () => {
     [{ payload: {} }, /^type is required$/],
     [{ type: 7 }, /^type must be a string$/],
     [{ type: 'demo.sleep', payload: { ms: 600_001 } }, /^payload\.ms: /],
-    [{ type: 'demo.sleep', payload: { ms: 'soon' } }, /^payload\.ms: /],
+    [{ type: 'demo.sleep', payload: { ms: 'soon' } }, /^payload\.ms: ms must be an integer/],
     [{ type: 'demo.sleep', payload: { ms: 1, steps: 0 } }, /^payload\.steps: /],
     [{ type: 'demo.sleep', payload: { ms: 1, extra: true } }, /payload\.extra/],
     [{ type: 'demo.sleep', payload: [1] }, /^payload must be a JSON object$/],
     [{ type: 'demo.cpu', payload: { iterations: 10_000_001 } }, /^payload\.iterations: /],
-    [{ type: 'demo.fail', payload: {} }, /^payload\.failTimes: /],
+    [{ type: 'demo.fail', payload: {} }, /^payload\.failTimes: failTimes must be an integer/],
     [{ type: 'demo.sleep', payload: { ms: 1 }, delayMs: -1 }, /^delayMs must be an integer/],
     [{ type: 'demo.sleep', payload: { ms: 1 }, priority: 1.5 }, /^priority must be an integer/],
     [
@@ -232,6 +233,19 @@ describe('reading jobs', () => {
     expect((await post(api.url, '/v1/jobs/00000000-0000-4000-8000-000000000000/cancel', {})).status).toBe(
       404,
     );
+  });
+
+  it('answers 400, not 500, for list filters and payloads Postgres would refuse', async () => {
+    const nul = await get(api.url, '/v1/jobs?type=%00');
+    expect(nul.status).toBe(400);
+    expect(nul.body.message).toMatch(/type must be printable ASCII/);
+    const deep = await post(
+      api.url,
+      '/v1/jobs',
+      `{"type":"demo.sleep","payload":{"ms":1,"x":${'['.repeat(5000)}${']'.repeat(5000)}}}`,
+    );
+    expect(deep.status).toBe(400);
+    expect(deep.body.message).toMatch(/payload is nested deeper than 64 levels/);
   });
 
   it('lists newest first with a keyset cursor, filtered by state and type', async () => {

@@ -1,17 +1,27 @@
-import { Type } from 'class-transformer';
+import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 
 // class-validator runs decorators bottom-up: @IsInt sits last so "abc" is
 // reported as not an integer rather than as out of range.
 
+/**
+ * Query integers are decimal digits (and a minus sign, to be reported as out
+ * of range): Number() would also read "1e2", "0x10", " 1" and "" (as 0).
+ * Anything else becomes NaN and fails @IsInt.
+ */
+export const ToInt = () =>
+  Transform(({ value }) => (typeof value === 'string' && /^-?\d{1,16}$/.test(value) ? Number(value) : NaN));
+const MAX_SEQ = Number.MAX_SAFE_INTEGER;
+
 /** `?after=&limit=` for history. */
 export class HistoryQueryDto {
-  @Type(() => Number)
+  @ToInt()
   @Min(0, { message: 'after must be >= 0' })
+  @Max(MAX_SEQ, { message: `after must be at most ${MAX_SEQ}` })
   @IsInt({ message: 'after must be an integer' })
   after: number = 0;
 
-  @Type(() => Number)
+  @ToInt()
   @Min(1, { message: 'limit must be between 1 and 1000' })
   @Max(1000, { message: 'limit must be between 1 and 1000' })
   @IsInt({ message: 'limit must be an integer' })
@@ -20,7 +30,7 @@ export class HistoryQueryDto {
 
 /** `?after=&timeout=&limit=` for long polls; timeout in seconds. */
 export class PollQueryDto extends HistoryQueryDto {
-  @Type(() => Number)
+  @ToInt()
   @Min(0, { message: 'timeout must be between 0 and 60' })
   @Max(60, { message: 'timeout must be between 0 and 60' })
   @IsInt({ message: 'timeout must be an integer number of seconds' })
@@ -30,8 +40,9 @@ export class PollQueryDto extends HistoryQueryDto {
 /** `?after=` for SSE; without it (and without Last-Event-ID) the stream starts live. */
 export class StreamQueryDto {
   @IsOptional()
-  @Type(() => Number)
+  @ToInt()
   @Min(0, { message: 'after must be >= 0' })
+  @Max(MAX_SEQ, { message: `after must be at most ${MAX_SEQ}` })
   @IsInt({ message: 'after must be an integer' })
   after?: number;
 }

@@ -14,7 +14,10 @@ const KEY = /^[\x21-\x7e]{1,128}$/;
  */
 export function parsePublishBody(body: unknown): PublishBody {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new AppError('bad_request', 'body must be a JSON object with a data field');
+    throw new AppError(
+      'bad_request',
+      'body must be a JSON object with a data field (sent with Content-Type: application/json)',
+    );
   }
   const { data, idempotencyKey } = body as Record<string, unknown>;
   if (data === undefined) throw new AppError('bad_request', 'data is required');

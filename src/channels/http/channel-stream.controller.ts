@@ -1,5 +1,5 @@
-import { Controller, Get, Headers, Param, Query, Res } from '@nestjs/common';
-import type { Response } from 'express';
+import { Controller, Get, Headers, Param, Query, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
 import { AppError } from '../../common/app-error.js';
 import { type AppConfig, InjectConfig } from '../../config/app-config.js';
 import { ChannelsService } from '../channels.service.js';
@@ -22,9 +22,16 @@ export class ChannelStreamController {
     @Param('channel') channel: string,
     @Query() q: StreamQueryDto,
     @Headers('last-event-id') lastEventId: string | undefined,
+    @Req() req: Request,
     @Res() res: Response,
   ) {
     const after = lastEventId !== undefined ? parseLastEventId(lastEventId) : q.after;
+    if (req.method === 'HEAD') {
+      // Express routes HEAD here too; a stream without a body would never end.
+      await this.channels.lastSeq(channel); // validates the name
+      res.status(200).type('text/event-stream').end();
+      return;
+    }
     let closed = false;
     const close = () => {
       if (!closed) {

@@ -35,14 +35,21 @@ export class ChannelsController {
   }
 
   @Get(':channel/poll')
-  async poll(@Param('channel') channel: string, @Query() q: PollQueryDto, @Res() res: Response) {
+  async poll(
+    @Param('channel') channel: string,
+    @Query() q: PollQueryDto,
+    @Req() req: Request,
+    @Res() res: Response,
+  ) {
+    // HEAD cannot carry the answer, so it does not wait for one.
+    const timeoutMs = req.method === 'HEAD' ? 0 : q.timeout * 1000;
     // The response's 'close' fires when the client goes away (the request's
     // does not, once its body is read), which frees the wait at once.
     const abort = new AbortController();
     res.on('close', () => {
       if (!res.writableEnded) abort.abort();
     });
-    const page = await this.channels.poll(channel, q.after, q.timeout * 1000, q.limit, abort.signal);
+    const page = await this.channels.poll(channel, q.after, timeoutMs, q.limit, abort.signal);
     if (!res.writableEnded && !res.destroyed) {
       res.setHeader('Cache-Control', 'no-store');
       res.type('application/json').send(pageJson(page));

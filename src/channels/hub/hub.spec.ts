@@ -218,7 +218,7 @@ describe('Hub: delivery and the subscribe answer', () => {
     expect(rec.seqs).toEqual(range(4, 11));
   });
 
-  it('a resume from the live position or beyond it reads no history', async () => {
+  it('a resume from the live position reads no history; a cursor past anything published counts as the head', async () => {
     const w = new World();
     w.seed(4);
     const at = new Recorder();
@@ -230,7 +230,27 @@ describe('Hub: delivery and the subscribe answer', () => {
     w.publish('inject');
     w.publish('ingest');
     expect(at.seqs).toEqual([5, 6, 7]);
-    expect(beyond.seqs).toEqual([7]);
+    // after=6 on a channel at 4 is a bogus cursor: waiting for seq 7 would
+    // silently drop 5 and 6, so it is treated as 4.
+    expect(beyond.seqs).toEqual([5, 6, 7]);
+  });
+});
+
+describe('Hub: cursors ahead of this instance', () => {
+  it('keeps a cursor that is ahead of a lagging hub but not of Postgres: no duplicates', async () => {
+    const w = new World();
+    w.seed(4);
+    const first = new Recorder();
+    await w.follow(first); // the stream stands at 4
+    w.publish('drop');
+    w.publish('drop'); // 5 and 6 committed; this hub has not seen them
+    const resumed = new Recorder();
+    await w.follow(resumed, 6); // a client that saw 6 on another instance
+    w.publish('ingest'); // 7 reveals the gap; the hub fills 5 and 6
+    await drive(first.received(3));
+    await drive(resumed.received(1));
+    expect(first.seqs).toEqual([5, 6, 7]);
+    expect(resumed.seqs).toEqual([7]);
   });
 });
 

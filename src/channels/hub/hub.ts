@@ -136,7 +136,15 @@ export class Hub {
       subscription = new Subscription(channel, subscriber, cursor, lastSeq);
       stream.subs.add(subscription);
       let truncated = false;
-      if (cursor < lastSeq) {
+      if (cursor > lastSeq) {
+        // A cursor past this instance's position is either ahead of a lagging
+        // hub (fine: the messages are on their way) or past anything ever
+        // published (a bogus cursor): only Postgres can tell. In the second
+        // case the client gets what comes next instead of waiting for a seq
+        // that may never be written.
+        const head = await this.store.lastSeq(channel);
+        if (cursor > head) subscription.cursor = Math.max(head, lastSeq);
+      } else if (cursor < lastSeq) {
         const first = await this.store.firstRetainedSeq(channel);
         truncated = first === null || first > cursor + 1;
       }

@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import { JOB_STATES, type JobState } from '../job-state.js';
 
 /** `GET /v1/jobs?state=&type=&limit=&cursor=` */
@@ -11,12 +11,13 @@ export class ListJobsQuery {
   @IsOptional()
   @IsString({ message: 'type must be a string' })
   @MaxLength(64, { message: 'type must be at most 64 characters' })
+  @Matches(/^[\x21-\x7e]+$/, { message: 'type must be printable ASCII' })
   type?: string;
 
   @Type(() => Number)
-  @IsInt({ message: 'limit must be an integer' })
   @Min(1, { message: 'limit must be between 1 and 100' })
   @Max(100, { message: 'limit must be between 1 and 100' })
+  @IsInt({ message: 'limit must be an integer' })
   limit: number = 20;
 
   @IsOptional()
