@@ -164,6 +164,7 @@ export class ChannelsService implements BeforeApplicationShutdown {
     const drain = () => finish();
     this.drains.add(drain);
     signal.addEventListener('abort', drain, { once: true });
+    if (signal.aborted) finish(); // the client left while the subscribe was in flight
     let timer: NodeJS.Timeout | undefined;
     try {
       await this.start(result, limit);

@@ -39,6 +39,13 @@ export class ChannelStreamController {
         res.end();
       }
     };
+    // Registered before the subscribe's await: a client gone by then must
+    // still release its subscription.
+    let gone = false;
+    let release = () => {
+      gone = true;
+    };
+    res.on('close', () => release());
     const subscribed = await this.channels.subscribe(
       channel,
       {
@@ -51,14 +58,18 @@ export class ChannelStreamController {
       },
       after,
     );
+    if (gone) {
+      this.channels.unsubscribe(subscribed);
+      return;
+    }
     const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), this.config.SSE_HEARTBEAT_MS);
     const removeDrain = this.channels.onShutdown(close);
-    res.on('close', () => {
+    release = () => {
       closed = true;
       clearInterval(heartbeat);
       removeDrain();
       this.channels.unsubscribe(subscribed);
-    });
+    };
     res.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-cache, no-transform',
