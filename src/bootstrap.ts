@@ -5,6 +5,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import { SquallWsAdapter } from './gateway/squall-ws.adapter.js';
+import { Lifecycle } from './health/lifecycle.js';
 import { type AppConfig, ConfigError, hasRole, parseConfig } from './config/config.schema.js';
 
 /** Creates and starts one Squall instance; used by main.ts, the dev start and tests. */
@@ -83,6 +84,13 @@ export async function runMain(env: NodeJS.ProcessEnv, options: RunOptions = {}):
       process.exit(1);
     }, config.SHUTDOWN_TIMEOUT_MS + 5000);
     backstop.unref();
+    app.get(Lifecycle).shuttingDown = true;
+    // Requests still open when the budget is spent (a client that stopped
+    // reading, say) would hold the HTTP server's close forever: cut them.
+    const force = setTimeout(() => {
+      (app.getHttpServer() as import('node:http').Server).closeAllConnections();
+    }, config.SHUTDOWN_TIMEOUT_MS);
+    force.unref();
     let code = 0;
     try {
       await app.close();

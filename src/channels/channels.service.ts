@@ -38,6 +38,7 @@ export class ChannelsService implements BeforeApplicationShutdown {
   private readonly published: Counter;
   /** Open long polls and streams, ended first at shutdown so the HTTP server can close. */
   private readonly drains = new Set<() => void>();
+  private closing = false;
 
   constructor(
     private readonly store: MessageStore,
@@ -145,8 +146,15 @@ export class ChannelsService implements BeforeApplicationShutdown {
     signal: AbortSignal,
   ): Promise<Page> {
     const messages: Envelope[] = [];
-    let finish!: () => void;
-    const done = new Promise<void>((resolve) => (finish = resolve));
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => (resolve = r));
+    const held: { result?: SubscribeResult } = {};
+    // Finishing also cancels the subscription, which stops a history replay
+    // still in progress: a poll never reads more than it answers.
+    const finish = () => {
+      resolve();
+      if (held.result) this.hub.unsubscribe(held.result.subscription);
+    };
     let scheduled = false;
     const subscriber: Subscriber = {
       deliver: (envelope) => {
@@ -161,32 +169,43 @@ export class ChannelsService implements BeforeApplicationShutdown {
       overflow: () => finish(),
     };
     const result = await this.subscribe(channel, subscriber, after);
-    const drain = () => finish();
-    this.drains.add(drain);
-    signal.addEventListener('abort', drain, { once: true });
+    held.result = result;
+    const removeDrain = this.onShutdown(finish);
+    signal.addEventListener('abort', finish, { once: true });
     if (signal.aborted) finish(); // the client left while the subscribe was in flight
     let timer: NodeJS.Timeout | undefined;
     try {
-      await this.start(result, limit);
-      if (messages.length === 0) timer = setTimeout(finish, timeoutMs);
+      const replayed = this.start(result, limit);
+      // timeout=0 answers with what history holds, so it waits for the replay;
+      // any other timeout runs from now, replay included.
+      if (timeoutMs > 0) timer = setTimeout(finish, timeoutMs);
+      else void replayed.then(() => setImmediate(finish));
       await done;
     } finally {
       clearTimeout(timer);
-      signal.removeEventListener('abort', drain);
-      this.drains.delete(drain);
+      signal.removeEventListener('abort', finish);
+      removeDrain();
       this.unsubscribe(result);
     }
     const lastSeq = messages.length ? messages[messages.length - 1].seq : Math.max(result.lastSeq, 0);
     return { messages: messages.slice(0, limit), lastSeq, truncated: result.truncated };
   }
 
-  /** Registers a callback that ends a long-lived response at shutdown; returns its remover. */
+  /**
+   * Registers a callback that ends a long-lived response at shutdown; returns
+   * its remover. Once shutdown has begun, the callback runs at once.
+   */
   onShutdown(drain: () => void): () => void {
+    if (this.closing) {
+      drain();
+      return () => undefined;
+    }
     this.drains.add(drain);
     return () => this.drains.delete(drain);
   }
 
   beforeApplicationShutdown(): void {
+    this.closing = true;
     for (const drain of [...this.drains]) drain();
     this.drains.clear();
   }

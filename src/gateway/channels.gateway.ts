@@ -15,6 +15,7 @@ import { ChannelsService } from '../channels/channels.service.js';
 import { PublishRateLimit } from '../channels/publish-rate-limit.js';
 import { AppError } from '../common/app-error.js';
 import { type AppConfig, InjectConfig } from '../config/app-config.js';
+import { Lifecycle } from '../health/lifecycle.js';
 import { InjectMetrics } from '../health/metrics.js';
 import { parsePublish, parseSubscribe, parseUnsubscribe } from './frame-data.js';
 import { frameRefs } from './frames.js';
@@ -43,6 +44,7 @@ export class ChannelsGateway
     private readonly rateLimit: PublishRateLimit,
     @InjectConfig() private readonly config: AppConfig,
     @InjectMetrics() registry: Registry,
+    private readonly lifecycle: Lifecycle,
   ) {
     this.frames = new Counter({
       name: 'squall_ws_frames_total',
@@ -79,6 +81,10 @@ export class ChannelsGateway
   }
 
   handleConnection(socket: WebSocket, _request: IncomingMessage): void {
+    if (this.lifecycle.shuttingDown) {
+      socket.close(CLOSE_GOING_AWAY, 'server shutting down');
+      return;
+    }
     // Guards do not run here; authentication will check `_request` in this spot.
     const conn = new WsConnection(socket, this.config.WS_MAX_BUFFERED_BYTES);
     this.connections.set(socket, conn);

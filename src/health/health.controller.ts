@@ -1,7 +1,8 @@
-import { Controller, Get, Header, Res } from '@nestjs/common';
+import { Controller, Get, Header, Res, ServiceUnavailableException } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import type { Response } from 'express';
 import type { Registry } from 'prom-client';
+import { Lifecycle } from './lifecycle.js';
 import { InjectMetrics } from './metrics.js';
 import { RedisHealthIndicator } from './redis.health.js';
 
@@ -12,6 +13,7 @@ export class HealthController {
     private readonly db: TypeOrmHealthIndicator,
     private readonly redis: RedisHealthIndicator,
     @InjectMetrics() private readonly registry: Registry,
+    private readonly lifecycle: Lifecycle,
   ) {}
 
   /** The process is up and its event loop turns; says nothing about dependencies. */
@@ -20,10 +22,13 @@ export class HealthController {
     return { status: 'ok' };
   }
 
-  /** 200 when Postgres and Redis both answer, 503 with per-dependency detail otherwise. */
+  /** 200 when Postgres and Redis both answer, 503 with per-dependency detail otherwise (and while shutting down). */
   @Get('health/ready')
   @HealthCheck()
   ready() {
+    if (this.lifecycle.shuttingDown) {
+      throw new ServiceUnavailableException({ status: 'shutting_down', details: {} });
+    }
     return this.health.check([
       () => this.db.pingCheck('postgres', { timeout: 1500 }),
       () => this.redis.check('redis', 1500),

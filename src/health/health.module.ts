@@ -1,6 +1,7 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { HealthController } from './health.controller.js';
+import { Lifecycle } from './lifecycle.js';
 import { METRICS_REGISTRY, createRegistry } from './metrics.js';
 import { RedisHealthIndicator } from './redis.health.js';
 
@@ -14,10 +15,11 @@ export class HealthModule {
       imports: [TerminusModule.forRoot({ logger: false })],
       controllers: [HealthController],
       providers: [
+        Lifecycle,
         RedisHealthIndicator,
         { provide: METRICS_REGISTRY, useFactory: () => createRegistry(roles.join(',')) },
       ],
-      exports: [METRICS_REGISTRY],
+      exports: [METRICS_REGISTRY, Lifecycle],
     };
   }
 }

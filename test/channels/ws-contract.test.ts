@@ -152,6 +152,50 @@ describe('WebSocket contract', () => {
     expect(got.length).toBeLessThan(total);
   });
 
+  it('disconnects an SSE reader that stopped reading, and the process carries on', async () => {
+    const instance = await startInstance({
+      ROLE: 'api,gateway',
+      WS_MAX_BUFFERED_BYTES: '65536',
+      SSE_HEARTBEAT_MS: '1000',
+    });
+    const channel = uniqueChannel('slowsse');
+    const fast = await connect(instance);
+    await fast.subscribe(channel);
+    const { request } = await import('node:http');
+    let slow: import('node:http').IncomingMessage | undefined;
+    const slowClosed = new Promise<void>((resolve, reject) => {
+      const req = request(`${instance.url}/v1/channels/${channel}/stream`, (res) => {
+        expect(res.statusCode).toBe(200);
+        slow = res;
+        res.pause(); // stop reading: the server's unsent buffer grows
+        res.socket.pause();
+        res.on('close', () => resolve());
+        res.on('error', () => resolve());
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    await waitForSubscribers(instance, 2);
+    const total = 600;
+    const blob = 'z'.repeat(32_000);
+    for (let i = 1; i <= total; i += 20) {
+      await Promise.all(
+        range(i, Math.min(i + 19, total)).map((n) =>
+          post(instance.url, `/v1/channels/${channel}/messages`, { data: { n, blob } }),
+        ),
+      );
+    }
+    expect(seqs(await fast.waitForMessages(channel, total, 60_000))).toEqual(range(1, total));
+    // Read again: what the kernel holds drains, then the server's cut shows.
+    slow!.socket.resume();
+    slow!.resume();
+    await slowClosed;
+    expect(slow!.complete).toBe(false); // cut, not ended: it resumes with Last-Event-ID
+    await waitForSubscribers(instance, 1);
+    expect((await fetch(`${instance.url}/health/live`)).status).toBe(200);
+    expect(await instance.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+  });
+
   it('closes every WebSocket with 1001 on SIGTERM and exits 0', async () => {
     const instance = await startInstance({ ROLE: 'gateway' });
     const c = await TestClient.connect(instance.wsUrl);
@@ -161,3 +205,14 @@ describe('WebSocket contract', () => {
     expect(status).toEqual({ code: 0, signal: null });
   });
 });
+
+async function waitForSubscribers(i: Instance, count: number): Promise<void> {
+  const { waitFor } = await import('../support/wait-for.js');
+  await waitFor(
+    async () => {
+      const text = await (await fetch(`${i.url}/metrics`)).text();
+      return Number(/^squall_hub_subscribers\{[^}]*\} (\d+)/m.exec(text)?.[1]) === count;
+    },
+    { what: `${count} hub subscribers` },
+  );
+}

@@ -65,6 +65,10 @@ describe('worker crashes and shutdowns', () => {
     await waitFor(() => /draining 1 running job/.test(worker.output()), {
       what: 'the worker to start draining',
     });
+    // Draining: readiness fails at once, so a balancer stops sending work here.
+    const ready = await fetch(`${worker.url}/health/ready`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ status: 'shutting_down' });
     // Submitted while the worker drains: it must not start it.
     const later = await submit(api, { type: 'demo.sleep', payload: { ms: 10, steps: 1 } });
     expect(await exited).toEqual({ code: 0, signal: null });

@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { AppError } from '../../common/app-error.js';
 import { RedisService } from '../../redis/redis.service.js';
 import type { Broker } from './broker.js';
 
@@ -6,6 +7,8 @@ import type { Broker } from './broker.js';
  * Redis pub/sub, one Redis channel per Squall channel (`<prefix>:ch:<name>`),
  * so Redis routes a message only to instances interested in it.
  */
+const SUBSCRIBE_TIMEOUT_MS = 3000;
+
 @Injectable()
 export class RedisBroker implements Broker {
   private readonly logger = new Logger(RedisBroker.name);
@@ -34,8 +37,28 @@ export class RedisBroker implements Broker {
     await this.redis.command.publish(this.keyPrefix + channel, json);
   }
 
+  /**
+   * While Redis is down ioredis would queue the SUBSCRIBE for many reconnect
+   * attempts; a client waiting to follow a channel gets a prompt "retry"
+   * (503 / error frame) instead.
+   */
   async subscribe(channel: string): Promise<void> {
-    await this.redis.subscriber.subscribe(this.keyPrefix + channel);
+    const pending = this.redis.subscriber.subscribe(this.keyPrefix + channel);
+    pending.catch(() => undefined); // it may still fail after the timeout below
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        pending,
+        new Promise((_, reject) => {
+          timer = setTimeout(
+            () => reject(new AppError('unavailable', 'Redis is unavailable; retry shortly', 2)),
+            SUBSCRIBE_TIMEOUT_MS,
+          );
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async unsubscribe(channel: string): Promise<void> {

@@ -32,13 +32,20 @@ export class ChannelStreamController {
       res.status(200).type('text/event-stream').end();
       return;
     }
+    // One place ends the stream. A slow or vanished reader is destroyed (its
+    // buffer is dropped; it resumes with Last-Event-ID); at shutdown the
+    // stream is ended politely. Either way nothing is written afterwards.
     let closed = false;
-    const close = () => {
-      if (!closed) {
-        closed = true;
-        res.end();
-      }
+    const timers: { heartbeat?: NodeJS.Timeout } = {};
+    const stop = (how: 'end' | 'destroy') => {
+      if (closed) return;
+      closed = true;
+      clearInterval(timers.heartbeat);
+      if (how === 'end') res.end();
+      else res.destroy();
     };
+    // A write racing a client reset must not become an unhandled 'error'.
+    res.on('error', () => undefined);
     // Registered before the subscribe's await: a client gone by then must
     // still release its subscription.
     let gone = false;
@@ -52,9 +59,9 @@ export class ChannelStreamController {
         deliver: (envelope) => {
           if (closed) return;
           res.write(envelope.sseFrame());
-          if (res.writableLength > this.config.WS_MAX_BUFFERED_BYTES) close();
+          if (res.writableLength > this.config.WS_MAX_BUFFERED_BYTES) stop('destroy');
         },
-        overflow: close,
+        overflow: () => stop('destroy'),
       },
       after,
     );
@@ -62,11 +69,13 @@ export class ChannelStreamController {
       this.channels.unsubscribe(subscribed);
       return;
     }
-    const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), this.config.SSE_HEARTBEAT_MS);
-    const removeDrain = this.channels.onShutdown(close);
+    timers.heartbeat = setInterval(() => {
+      if (!closed) res.write(': heartbeat\n\n');
+    }, this.config.SSE_HEARTBEAT_MS);
+    const removeDrain = this.channels.onShutdown(() => stop('end'));
     release = () => {
       closed = true;
-      clearInterval(heartbeat);
+      clearInterval(timers.heartbeat);
       removeDrain();
       this.channels.unsubscribe(subscribed);
     };

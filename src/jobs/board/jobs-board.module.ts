@@ -9,12 +9,15 @@ import { JobsCoreModule } from '../jobs-core.module.js';
 export const BOARD_ROUTE = '/admin/queues';
 
 /**
- * Where the admin check goes once auth exists: the board can retry, promote
- * and delete jobs, so it must never be public. Until then it is on only where
- * BULL_BOARD_ENABLED says (by default everywhere but production).
+ * Until authentication exists, the board (which can retry and delete jobs)
+ * answers only clients on this machine; once auth lands this becomes the
+ * admin check. Behind a proxy, `req.ip` is the client's (see TRUST_PROXY).
  */
-function adminOnly(_req: Request, _res: Response, next: NextFunction): void {
-  next();
+function adminOnly(req: Request, res: Response, next: NextFunction): void {
+  if (/^(::1|127\.|::ffff:127\.)/.test(req.ip ?? '')) return next();
+  res
+    .status(403)
+    .json({ statusCode: 403, error: 'Forbidden', message: 'the job board is available from localhost only' });
 }
 
 @Injectable()
