@@ -27,7 +27,15 @@ export class RedisBroker implements Broker {
     redis.subscriber.on('ready', () => {
       if (connectedBefore) {
         this.logger.log('subscriber reconnected: resyncing channels from Postgres');
-        this.resyncHandler();
+        // ioredis sends its re-SUBSCRIBEs just after emitting 'ready'. A PING
+        // queued behind them answers once Redis has applied them, so the
+        // resync that follows cannot miss a message published in between.
+        setImmediate(() => {
+          void redis.subscriber
+            .ping()
+            .catch(() => undefined)
+            .then(() => this.resyncHandler());
+        });
       }
       connectedBefore = true;
     });
