@@ -49,6 +49,18 @@ describe('Redis restarted mid-stream', () => {
     await redis.stop();
     await waitFor(async () => (await fetch(`${a.url}/health/ready`)).status === 503, { what: 'A to notice' });
     await publish(41, 80);
+    // Following a channel this instance does not follow yet needs Redis: a
+    // prompt retry-later answer, not a hang.
+    const newcomer = await TestClient.connect(a.wsUrl);
+    closers.push(() => newcomer.close());
+    const refused = await newcomer.request('subscribe', { channel: uniqueChannel() });
+    expect(refused.data).toMatchObject({
+      code: 'internal',
+      message: expect.stringMatching(/Redis is unavailable/),
+    });
+    const poll = await fetch(`${b.url}/v1/channels/${uniqueChannel()}/poll?timeout=1`);
+    expect(poll.status).toBe(503);
+    expect(poll.headers.get('retry-after')).toBe('2');
 
     redis = await startRedis({ dir: '.squall', port: redis.port });
     await waitFor(async () => (await fetch(`${b.url}/health/ready`)).status === 200, {
