@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Histogram } from '../lib/hist.mjs';
 import { cpuSeconds, rssKb } from '../lib/procs.mjs';
+import { startBaseline, startSquall } from '../lib/stack.mjs';
 
 export const now = () => performance.timeOrigin + performance.now();
 
@@ -101,3 +102,25 @@ export const closesText = (closes) =>
         .map(([c, n]) => `${n}x${c}`)
         .join(',')
     : '0';
+
+/**
+ * Runs `runOne` on a fresh Squall process, then on a fresh baseline process,
+ * so neither reading is inflated by an earlier scenario; both are stopped
+ * (and their exits recorded) whatever happens.
+ */
+export async function runOnFreshPair(ctx, name, runOne) {
+  const results = {};
+  for (const [label, start] of [
+    ['squall', () => startSquall(name, ctx.infra)],
+    ['baseline', () => startBaseline(name)],
+  ]) {
+    const server = await start();
+    ctx.extraServers.push(server);
+    try {
+      results[label] = await runOne(ctx, server, label);
+    } finally {
+      ctx.recordStop(server, await server.stop());
+    }
+  }
+  return results;
+}

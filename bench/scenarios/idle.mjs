@@ -7,8 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { split } from '../lib/loadgens.mjs';
 import { rssKb } from '../lib/procs.mjs';
-import { startBaseline, startSquall } from '../lib/stack.mjs';
-import { closesText, cpuOf, mergeStats, settledRss } from './common.mjs';
+import { closesText, cpuOf, mergeStats, runOnFreshPair, settledRss } from './common.mjs';
 
 async function runOne(ctx, server, key) {
   const { connections: N, channels: M, holdMs } = ctx.cfg.idle;
@@ -59,23 +58,7 @@ async function runOne(ctx, server, key) {
 }
 
 export async function idle(ctx) {
-  // Fresh processes, so the "before" reading is not inflated by earlier scenarios.
-  const s = await startSquall('idle', ctx.infra);
-  ctx.extraServers.push(s);
-  let squall;
-  try {
-    squall = await runOne(ctx, s, 'squall');
-  } finally {
-    ctx.recordStop(s, await s.stop());
-  }
-  const b = await startBaseline('idle');
-  ctx.extraServers.push(b);
-  let baseline;
-  try {
-    baseline = await runOne(ctx, b, 'baseline');
-  } finally {
-    ctx.recordStop(b, await b.stop());
-  }
+  const { squall, baseline } = await runOnFreshPair(ctx, 'idle', runOne);
   const { connections: N, channels: M, holdMs } = ctx.cfg.idle;
   const mb = (kb) => kb / 1024;
   const rows = [

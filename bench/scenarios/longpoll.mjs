@@ -11,8 +11,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Histogram } from '../lib/hist.mjs';
 import { split } from '../lib/loadgens.mjs';
 import { rssKb } from '../lib/procs.mjs';
-import { metric, startBaseline, startSquall } from '../lib/stack.mjs';
-import { cpuOf, now, settledRss } from './common.mjs';
+import { metric } from '../lib/stack.mjs';
+import { cpuOf, now, runOnFreshPair, settledRss } from './common.mjs';
 
 async function waitPending(server, target, timeoutMs) {
   const start = Date.now();
@@ -134,22 +134,7 @@ async function runOne(ctx, server, key) {
 }
 
 export async function longpoll(ctx) {
-  const s = await startSquall('longpoll', ctx.infra);
-  ctx.extraServers.push(s);
-  let squall;
-  try {
-    squall = await runOne(ctx, s, 'squall');
-  } finally {
-    ctx.recordStop(s, await s.stop());
-  }
-  const b = await startBaseline('longpoll');
-  ctx.extraServers.push(b);
-  let baseline;
-  try {
-    baseline = await runOne(ctx, b, 'baseline');
-  } finally {
-    ctx.recordStop(b, await b.stop());
-  }
+  const { squall, baseline } = await runOnFreshPair(ctx, 'longpoll', runOne);
   const { polls: N, rounds } = ctx.cfg.longpoll;
   const rows = [
     {

@@ -6,7 +6,7 @@ import { checkJsonValue } from '../common/json-limits.js';
 import { type AppConfig, InjectConfig } from '../config/app-config.js';
 import { InjectMetrics } from '../health/metrics.js';
 import { BROKER, type Broker } from './broker/broker.js';
-import { isServiceOnly, isValidChannelName } from './channel-name.js';
+import { assertChannelName, isServiceOnly } from './channel-name.js';
 import type { ChannelMessage, Envelope } from './envelope.js';
 import { HubService } from './hub/hub.provider.js';
 import type { Subscriber } from './hub/subscriber.js';
@@ -215,8 +215,6 @@ export class ChannelsService implements BeforeApplicationShutdown {
   }
 
   private assertChannel(channel: string): void {
-    if (!isValidChannelName(channel)) {
-      throw new AppError('bad_request', 'channel must match ^[A-Za-z0-9_\\-.:]{1,128}$');
-    }
+    assertChannelName(channel);
   }
 }

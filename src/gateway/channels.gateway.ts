@@ -123,7 +123,7 @@ export class ChannelsGateway
         channel,
         {
           deliver: (envelope) => conn.send(envelope.wsFrame()),
-          overflow: () => conn.close(1013, 'slow consumer: reconnect and resume with after'),
+          overflow: () => conn.dropSlowConsumer(),
         },
         after,
       );

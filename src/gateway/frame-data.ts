@@ -1,5 +1,5 @@
 import { AppError } from '../common/app-error.js';
-import { isValidChannelName } from '../channels/channel-name.js';
+import { assertChannelName } from '../channels/channel-name.js';
 import { parsePublishBody, type PublishBody } from '../channels/dto/publish-body.js';
 
 function channelOf(data: Record<string, unknown>): string {
@@ -20,8 +20,7 @@ export function parseSubscribe(data: Record<string, unknown>): { channel: string
 
 export function parseUnsubscribe(data: Record<string, unknown>): { channel: string } {
   const channel = channelOf(data);
-  if (!isValidChannelName(channel))
-    throw new AppError('bad_request', 'channel must match ^[A-Za-z0-9_\\-.:]{1,128}$');
+  assertChannelName(channel);
   return { channel };
 }
 

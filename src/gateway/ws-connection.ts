@@ -44,9 +44,12 @@ export class WsConnection {
   send(frame: string): void {
     if (this.closed || this.socket.readyState !== 1) return;
     this.socket.send(frame);
-    if (this.socket.bufferedAmount > this.maxBufferedBytes) {
-      this.close(CLOSE_TRY_AGAIN_LATER, 'slow consumer: reconnect and resume with after');
-    }
+    if (this.socket.bufferedAmount > this.maxBufferedBytes) this.dropSlowConsumer();
+  }
+
+  /** 1013: the client reconnects and resumes with `after`; nobody else waits for it. */
+  dropSlowConsumer(): void {
+    this.close(CLOSE_TRY_AGAIN_LATER, 'slow consumer: reconnect and resume with after');
   }
 
   close(code: number, reason: string): void {

@@ -1,5 +1,6 @@
 import { post, uniqueChannel } from '../support/http.js';
 import { type Instance, startInstance, stopAllInstances } from '../support/instance.js';
+import { waitForMetric } from '../support/metrics.js';
 import { pollUntil } from '../support/poller.js';
 import { SseClient } from '../support/sse-client.js';
 import { TestClient, range, seqs } from '../support/ws-client.js';
@@ -91,21 +92,9 @@ describe('fan-out across instances', () => {
     const channel = uniqueChannel();
     const waiting = fetch(`${b.url}/v1/channels/${channel}/poll?after=0&timeout=30`).then((r) => r.json());
     // The poll is registered on B once B follows the channel; wait for that.
-    await waitForHubChannel(b, 1);
+    await waitForMetric(b, 'squall_hub_channels', (n) => n >= 1);
     const pub = await post(a.url, `/v1/channels/${channel}/messages`, { data: 'wake' });
     const body = await waiting;
     expect(body).toEqual({ messages: [pub.body], lastSeq: 1 });
   });
 });
-
-async function waitForHubChannel(i: Instance, atLeast: number): Promise<void> {
-  const { waitFor } = await import('../support/wait-for.js');
-  await waitFor(
-    async () => {
-      const text = await (await fetch(`${i.url}/metrics`)).text();
-      const m = /^squall_hub_channels\{[^}]*\} (\d+)/m.exec(text);
-      return m !== null && Number(m[1]) >= atLeast;
-    },
-    { what: 'the hub to follow the channel' },
-  );
-}

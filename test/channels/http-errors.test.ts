@@ -1,5 +1,6 @@
 import { get, post, uniqueChannel } from '../support/http.js';
 import { type Instance, startInstance, stopAllInstances } from '../support/instance.js';
+import { waitForMetric } from '../support/metrics.js';
 
 let api: Instance;
 beforeAll(async () => {
@@ -122,11 +123,7 @@ describe('REST contract errors', () => {
     const empty = await get(api.url, `/v1/channels/${channel}/poll?after=50&timeout=0`);
     expect(empty.body).toEqual({ messages: [], lastSeq: 5 });
     const waiting = get(api.url, `/v1/channels/${channel}/poll?after=50&timeout=30`);
-    const { waitFor } = await import('../support/wait-for.js');
-    await waitFor(async () => {
-      const text = await (await fetch(`${api.url}/metrics`)).text();
-      return /^squall_hub_subscribers\{[^}]*\} 1$/m.test(text);
-    });
+    await waitForMetric(api, 'squall_hub_subscribers', (n) => n === 1);
     await post(api.url, `/v1/channels/${channel}/messages`, { data: 'next' });
     expect((await waiting).body).toMatchObject({ lastSeq: 6, messages: [{ seq: 6, data: 'next' }] });
   });
@@ -190,14 +187,9 @@ describe('REST contract errors', () => {
     const pending = fetch(`${api.url}/v1/channels/${channel}/poll?timeout=60`, {
       signal: abort.signal,
     }).catch(() => 'aborted');
-    const subscribers = async () => {
-      const text = await (await fetch(`${api.url}/metrics`)).text();
-      return Number(/^squall_hub_subscribers\{[^}]*\} (\d+)/m.exec(text)?.[1] ?? NaN);
-    };
-    const { waitFor } = await import('../support/wait-for.js');
-    await waitFor(async () => (await subscribers()) === 1, { what: 'the poll to be waiting' });
+    await waitForMetric(api, 'squall_hub_subscribers', (n) => n === 1); // the poll is waiting
     abort.abort();
     expect(await pending).toBe('aborted');
-    await waitFor(async () => (await subscribers()) === 0, { what: 'the wait to be freed' });
+    await waitForMetric(api, 'squall_hub_subscribers', (n) => n === 0); // and freed
   });
 });

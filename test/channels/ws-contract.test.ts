@@ -1,5 +1,6 @@
-import { post, uniqueChannel } from '../support/http.js';
+import { publishBlobs, uniqueChannel } from '../support/http.js';
 import { type Instance, startInstance, stopAllInstances } from '../support/instance.js';
+import { waitForMetric } from '../support/metrics.js';
 import { TestClient, range, seqs } from '../support/ws-client.js';
 
 let gw: Instance;
@@ -133,14 +134,7 @@ describe('WebSocket contract', () => {
     rawSocket.pause();
 
     const total = 600;
-    const blob = 'y'.repeat(32_000);
-    for (let i = 1; i <= total; i += 20) {
-      await Promise.all(
-        range(i, Math.min(i + 19, total)).map((n) =>
-          post(instance.url, `/v1/channels/${channel}/messages`, { data: { n, blob } }),
-        ),
-      );
-    }
+    await publishBlobs(instance.url, channel, total);
     expect(seqs(await fast.waitForMessages(channel, total, 60_000))).toEqual(range(1, total));
 
     rawSocket.resume();
@@ -175,23 +169,16 @@ describe('WebSocket contract', () => {
       req.on('error', reject);
       req.end();
     });
-    await waitForSubscribers(instance, 2);
+    await waitForMetric(instance, 'squall_hub_subscribers', (n) => n === 2);
     const total = 600;
-    const blob = 'z'.repeat(32_000);
-    for (let i = 1; i <= total; i += 20) {
-      await Promise.all(
-        range(i, Math.min(i + 19, total)).map((n) =>
-          post(instance.url, `/v1/channels/${channel}/messages`, { data: { n, blob } }),
-        ),
-      );
-    }
+    await publishBlobs(instance.url, channel, total);
     expect(seqs(await fast.waitForMessages(channel, total, 60_000))).toEqual(range(1, total));
     // Read again: what the kernel holds drains, then the server's cut shows.
     slow!.socket.resume();
     slow!.resume();
     await slowClosed;
     expect(slow!.complete).toBe(false); // cut, not ended: it resumes with Last-Event-ID
-    await waitForSubscribers(instance, 1);
+    await waitForMetric(instance, 'squall_hub_subscribers', (n) => n === 1);
     expect((await fetch(`${instance.url}/health/live`)).status).toBe(200);
     expect(await instance.stop('SIGTERM')).toEqual({ code: 0, signal: null });
   });
@@ -205,14 +192,3 @@ describe('WebSocket contract', () => {
     expect(status).toEqual({ code: 0, signal: null });
   });
 });
-
-async function waitForSubscribers(i: Instance, count: number): Promise<void> {
-  const { waitFor } = await import('../support/wait-for.js');
-  await waitFor(
-    async () => {
-      const text = await (await fetch(`${i.url}/metrics`)).text();
-      return Number(/^squall_hub_subscribers\{[^}]*\} (\d+)/m.exec(text)?.[1]) === count;
-    },
-    { what: `${count} hub subscribers` },
-  );
-}

@@ -1,5 +1,6 @@
 import { post, uniqueChannel } from '../support/http.js';
 import { type Instance, startInstance, stopAllInstances } from '../support/instance.js';
+import { metric } from '../support/metrics.js';
 import { type Nginx, startNginx } from '../support/nginx.js';
 import { SseClient } from '../support/sse-client.js';
 import { TestClient, range, seqs } from '../support/ws-client.js';
@@ -38,11 +39,6 @@ async function publishExactlyOnce(channel: string, i: number): Promise<number> {
   throw new Error(`publish ${i} never acknowledged`);
 }
 
-async function wsConnections(i: Instance): Promise<number> {
-  const text = await (await fetch(`${i.url}/metrics`)).text();
-  return Number(/^squall_ws_connections\{[^}]*\} (\d+)/m.exec(text)?.[1] ?? 0);
-}
-
 describe('behind nginx (docker/nginx.conf)', () => {
   it('streams SSE through the balancer without buffering', async () => {
     const channel = uniqueChannel('lb');
@@ -58,7 +54,7 @@ describe('behind nginx (docker/nginx.conf)', () => {
     const total = 100;
     let client = await TestClient.connect(nginx.wsUrl);
     await client.subscribe(channel);
-    const victim = (await wsConnections(a)) > 0 ? a : b;
+    const victim = (await metric(a, 'squall_ws_connections')) > 0 ? a : b;
     const received: number[] = [];
 
     for (const i of range(1, 40)) await publishExactlyOnce(channel, i);

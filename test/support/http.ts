@@ -26,3 +26,13 @@ let counter = 0;
 export function uniqueChannel(prefix = 'test'): string {
   return `${prefix}.${process.pid}.${Date.now().toString(36)}.${++counter}`;
 }
+
+/** Publishes messages 1..total of ~`bytes` each, `batch` at a time: enough to fill a paused reader's buffers. */
+export async function publishBlobs(base: string, channel: string, total: number, bytes = 32_000, batch = 20) {
+  const blob = 'y'.repeat(bytes);
+  for (let i = 1; i <= total; i += batch) {
+    const last = Math.min(i + batch - 1, total);
+    const ns = Array.from({ length: last - i + 1 }, (_, k) => i + k);
+    await Promise.all(ns.map((n) => post(base, `/v1/channels/${channel}/messages`, { data: { n, blob } })));
+  }
+}
