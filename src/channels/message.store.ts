@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { Histogram, type Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
+import { Batcher } from '../common/batcher.js';
+import { type AppConfig, InjectConfig } from '../config/app-config.js';
+import { InjectMetrics } from '../health/metrics.js';
 import { Envelope } from './envelope.js';
 
 const IDEMPOTENCY_CONSTRAINT = 'messages_idempotency_key_uq';
@@ -17,6 +21,24 @@ interface Row {
   published_at: string;
 }
 
+interface PublishRequest {
+  channel: string;
+  id: string;
+  dataJson: string;
+  idempotencyKey?: string;
+}
+
+/**
+ * SQLSTATE classes after which Postgres has rolled the statement back for
+ * certain: data exception (22), integrity violation (23), transaction
+ * rollback such as a deadlock (40).
+ */
+function isRolledBack(err: unknown): boolean {
+  const e = err as { code?: unknown; driverError?: { code?: unknown } };
+  const code = typeof e.code === 'string' ? e.code : e.driverError?.code;
+  return typeof code === 'string' && /^(22|23|40)[0-9A-Z]{3}$/.test(code);
+}
+
 export interface PublishResult {
   envelope: Envelope;
   /** False when the idempotency key had been used: the envelope is the original. */
@@ -29,7 +51,52 @@ export interface PublishResult {
  */
 @Injectable()
 export class MessageStore {
-  constructor(@InjectDataSource() private readonly db: DataSource) {}
+  /**
+   * Publishes go through a group commit: while a few statements are running,
+   * the publishes that arrive queue up and the next statement commits them
+   * all, so under load one round trip and one commit serve many publishers,
+   * and an idle system still commits each publish at once.
+   */
+  private readonly batcher: Batcher<PublishRequest, PublishResult>;
+
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    @InjectConfig() config: AppConfig,
+    @InjectMetrics() registry: Registry,
+  ) {
+    const batchSize = new Histogram({
+      name: 'squall_publish_batch_size',
+      help: 'Messages committed per publish statement (group commit)',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+      registers: [registry],
+    });
+    this.batcher = new Batcher((reqs) => (batchSize.observe(reqs.length), this.commit(reqs)), {
+      maxInFlight: config.PUBLISH_CONCURRENCY,
+      maxItems: 256,
+      maxWeight: 4 * 1024 * 1024,
+      weigh: (r) => r.dataJson.length,
+    });
+  }
+
+  publish(channel: string, dataJson: string, idempotencyKey?: string): Promise<PublishResult> {
+    return this.batcher.submit({ channel, id: randomUUID(), dataJson, idempotencyKey });
+  }
+
+  private async commit(reqs: PublishRequest[]): Promise<PromiseSettledResult<PublishResult>[]> {
+    if (reqs.length > 1) {
+      try {
+        const results = await this.publishMany(reqs);
+        return results.map((value) => ({ status: 'fulfilled', value }));
+      } catch (err) {
+        // A reused idempotency key or a value Postgres refuses fails the whole
+        // statement, which then committed nothing: redo the batch one message
+        // at a time so only the offending one fails. Any other error (the
+        // connection dropped: did it commit?) is not retried.
+        if (!isRolledBack(err)) throw err;
+      }
+    }
+    return Promise.allSettled(reqs.map((r) => this.publishOne(r)));
+  }
 
   /**
    * One statement, one round trip: bump the channel's counter (the row lock
@@ -38,8 +105,12 @@ export class MessageStore {
    * index, the whole statement rolls back (no seq is burned), and the original
    * message is returned instead.
    */
-  async publish(channel: string, dataJson: string, idempotencyKey?: string): Promise<PublishResult> {
-    const id = randomUUID();
+  private async publishOne({
+    channel,
+    id,
+    dataJson,
+    idempotencyKey,
+  }: PublishRequest): Promise<PublishResult> {
     try {
       const rows: Row[] = await this.db.query(
         `WITH ch AS (
@@ -65,6 +136,47 @@ export class MessageStore {
       }
       throw err;
     }
+  }
+
+  /**
+   * Many messages, possibly on many channels, in one statement: each channel's
+   * counter is bumped once by its number of messages, and they take the seqs
+   * below the new value in arrival order. Channel rows are locked in name
+   * order, the same order in every statement, so concurrent batches cannot
+   * deadlock.
+   */
+  private async publishMany(reqs: PublishRequest[]): Promise<PublishResult[]> {
+    const rows: (Row & { channel: string })[] = await this.db.query(
+      `WITH input AS (
+         SELECT * FROM unnest($1::varchar[], $2::uuid[], $3::text[], $4::varchar[])
+           WITH ORDINALITY AS t(channel, id, data, idempotency_key, ord)
+       ),
+       counts AS (SELECT channel, count(*) AS n FROM input GROUP BY channel),
+       ch AS (
+         INSERT INTO channels AS c (name, last_seq)
+         SELECT channel, n FROM counts ORDER BY channel
+         ON CONFLICT (name) DO UPDATE SET last_seq = c.last_seq + EXCLUDED.last_seq
+         RETURNING c.name, c.last_seq
+       )
+       INSERT INTO messages (channel, seq, id, data, idempotency_key)
+       SELECT i.channel,
+              ch.last_seq - counts.n + row_number() OVER (PARTITION BY i.channel ORDER BY i.ord),
+              i.id, i.data::jsonb, i.idempotency_key
+       FROM input i JOIN counts USING (channel) JOIN ch ON ch.name = i.channel
+       RETURNING channel, ${ROW_COLUMNS}`,
+      [
+        reqs.map((r) => r.channel),
+        reqs.map((r) => r.id),
+        reqs.map((r) => r.dataJson),
+        reqs.map((r) => r.idempotencyKey ?? null),
+      ],
+    );
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return reqs.map((r) => {
+      const row = byId.get(r.id);
+      if (!row) throw new Error(`batch publish returned no row for message ${r.id}`);
+      return { envelope: this.toEnvelope(r.channel, row), created: true };
+    });
   }
 
   /** Messages with `seq > after`, ascending, at most `limit`. */

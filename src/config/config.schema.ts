@@ -74,6 +74,8 @@ export const configSchema = z.object({
   HISTORY_MAX_PER_CHANNEL: int(0, 1_000_000_000).default(0),
   HISTORY_TTL_SECONDS: int(0, 10 * 365 * 24 * 3600).default(0),
   HISTORY_PRUNE_EVERY_MS: int(1000, 24 * 3600 * 1000).default(60_000),
+  /** Publish statements running at once per instance; publishes beyond them are committed together (group commit). */
+  PUBLISH_CONCURRENCY: int(1, 64).default(2),
   RATE_LIMIT_PUBLISH_PER_SEC: int(0, 1_000_000).default(0),
   TRUST_PROXY: z.string().trim().default('loopback, linklocal, uniquelocal'),
   /** Comma list of origins allowed by CORS, or `*`; empty disables CORS. */

@@ -18,7 +18,9 @@ export class RedisService implements OnApplicationShutdown {
 
   constructor(@InjectConfig() private readonly config: AppConfig) {
     this.prefix = config.REDIS_KEY_PREFIX;
-    this.command = this.create('command');
+    // Auto-pipelining writes the commands issued in one tick (a burst of
+    // PUBLISHes after a group commit) to the socket in one write.
+    this.command = this.create('command', { enableAutoPipelining: true });
     this.subscriber = this.create('subscriber');
   }
 
