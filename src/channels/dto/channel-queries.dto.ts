@@ -1,16 +1,9 @@
-import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { ToInt } from '../../common/query-int.js';
 
 // class-validator runs decorators bottom-up: @IsInt sits last so "abc" is
 // reported as not an integer rather than as out of range.
 
-/**
- * Query integers are decimal digits (and a minus sign, to be reported as out
- * of range): Number() would also read "1e2", "0x10", " 1" and "" (as 0).
- * Anything else becomes NaN and fails @IsInt.
- */
-export const ToInt = () =>
-  Transform(({ value }) => (typeof value === 'string' && /^-?\d{1,16}$/.test(value) ? Number(value) : NaN));
 const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 
 /** `?after=&limit=` for history. */

@@ -1,5 +1,5 @@
-import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { ToInt } from '../../common/query-int.js';
 import { JOB_STATES, type JobState } from '../job-state.js';
 
 /** `GET /v1/jobs?state=&type=&limit=&cursor=` */
@@ -14,7 +14,7 @@ export class ListJobsQuery {
   @Matches(/^[\x21-\x7e]+$/, { message: 'type must be printable ASCII' })
   type?: string;
 
-  @Type(() => Number)
+  @ToInt()
   @Min(1, { message: 'limit must be between 1 and 100' })
   @Max(100, { message: 'limit must be between 1 and 100' })
   @IsInt({ message: 'limit must be an integer' })
