@@ -1,9 +1,12 @@
 import 'reflect-metadata';
+import type { Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
+import { StrictQueryInterceptor } from './common/strict-query.interceptor.js';
 import { SquallWsAdapter } from './gateway/squall-ws.adapter.js';
 import { Lifecycle } from './health/lifecycle.js';
 import { type AppConfig, ConfigError, hasRole, parseConfig } from './config/config.schema.js';
@@ -29,9 +32,33 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   // The envelope around `data` (channel, idempotencyKey...) needs some room
   // beyond MAX_MESSAGE_BYTES; the exact data limit is checked by the handler.
   app.useBodyParser('json', { limit: config.MAX_MESSAGE_BYTES * 2 + 16 * 1024 });
+  app.useGlobalInterceptors(new StrictQueryInterceptor());
   if (hasRole(config, 'gateway')) app.useWebSocketAdapter(new SquallWsAdapter(app, config));
   await app.listen(config.PORT, config.HOST);
+  answerMalformedRequests(app.getHttpServer() as Server);
   return app;
+}
+
+/**
+ * Requests Node's HTTP parser refuses (headers over 16 KiB, bad syntax) never
+ * reach Nest; Node's default answer has no body. Answer them in the common
+ * error shape instead.
+ */
+function answerMalformedRequests(server: Server): void {
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const [status, error, message] =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'Request Header Fields Too Large', 'request line and headers exceed 16 KiB']
+        : [400, 'Bad Request', 'malformed HTTP request'];
+    const body = JSON.stringify({ statusCode: status, error, message });
+    socket.end(
+      `HTTP/1.1 ${status} ${error}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
 }
 
 export interface RunOptions {

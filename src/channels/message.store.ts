@@ -119,7 +119,7 @@ export class MessageStore {
            RETURNING last_seq
          )
          INSERT INTO messages (channel, seq, id, data, idempotency_key)
-         SELECT $1, ch.last_seq, $2, $3::jsonb, $4 FROM ch
+         SELECT $1, ch.last_seq, $2, $3::json, $4 FROM ch
          RETURNING ${ROW_COLUMNS}`,
         [channel, id, dataJson, idempotencyKey ?? null],
       );
@@ -161,7 +161,7 @@ export class MessageStore {
        INSERT INTO messages (channel, seq, id, data, idempotency_key)
        SELECT i.channel,
               ch.last_seq - counts.n + row_number() OVER (PARTITION BY i.channel ORDER BY i.ord),
-              i.id, i.data::jsonb, i.idempotency_key
+              i.id, i.data::json, i.idempotency_key
        FROM input i JOIN counts USING (channel) JOIN ch ON ch.name = i.channel
        RETURNING channel, ${ROW_COLUMNS}`,
       [

@@ -16,6 +16,30 @@ const REASONS: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
+interface BodyParserError {
+  type?: string;
+  status?: number;
+  message?: string;
+  limit?: number;
+}
+
+/** body-parser's errors (the JSON parser's SyntaxError included), raw or wrapped by Nest. */
+function bodyParserError(exception: unknown): { status: number; message: string } | undefined {
+  const wrapped = exception instanceof HttpException ? exception.cause : undefined;
+  const err = (wrapped ?? exception) as BodyParserError | undefined;
+  if (!err || typeof err !== 'object') return undefined;
+  if (err.type === 'entity.too.large') {
+    return { status: HttpStatus.PAYLOAD_TOO_LARGE, message: `request body exceeds ${err.limit} bytes` };
+  }
+  if (err.type === 'entity.parse.failed' || err instanceof SyntaxError) {
+    return { status: HttpStatus.BAD_REQUEST, message: `body is not valid JSON (${err.message})` };
+  }
+  if (wrapped && err.status === 400 && typeof err.type === 'string') {
+    return { status: HttpStatus.BAD_REQUEST, message: `body could not be read: ${err.message}` };
+  }
+  return undefined;
+}
+
 /**
  * Every HTTP error leaves as `{statusCode, error, message}`. Errors that escape
  * from Express middleware (body-parser's 413 and 400) and from Postgres being
@@ -44,6 +68,10 @@ export class HttpExceptionFilter implements ExceptionFilter {
     headers?: Record<string, string>;
     extra?: Record<string, unknown>;
   } {
+    // Nest hands body-parser failures over as HttpExceptions carrying the raw
+    // parser text ("Expected property name..."): name the body instead.
+    const bodyError = bodyParserError(exception);
+    if (bodyError) return bodyError;
     if (exception instanceof AppError) {
       const headers = exception.retryAfter ? { 'Retry-After': String(exception.retryAfter) } : undefined;
       return { status: HTTP_STATUS[exception.code], message: exception.message, headers };
@@ -51,12 +79,11 @@ export class HttpExceptionFilter implements ExceptionFilter {
     if (exception instanceof HttpException) {
       const body = exception.getResponse();
       // Terminus's readiness report: keep its per-dependency detail.
+      // Its own `error` map (the failing dependencies, also under `details`)
+      // would replace the `error` reason phrase of the common error shape.
       if (typeof body === 'object' && body && 'details' in body) {
-        return {
-          status: exception.getStatus(),
-          message: 'not ready',
-          extra: body as Record<string, unknown>,
-        };
+        const { error: _failing, ...report } = body as Record<string, unknown>;
+        return { status: exception.getStatus(), message: 'not ready', extra: report };
       }
       let message = exception.message;
       if (typeof body === 'object' && body && 'message' in body) {
@@ -66,13 +93,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
       const headers = (exception as HttpException & { headers?: Record<string, string> }).headers;
       return { status: exception.getStatus(), message, headers };
     }
-    const err = exception as { type?: string; status?: number; message?: string; limit?: number };
-    if (err?.type === 'entity.too.large') {
-      return { status: HttpStatus.PAYLOAD_TOO_LARGE, message: `request body exceeds ${err.limit} bytes` };
-    }
-    if (err?.type === 'entity.parse.failed' || exception instanceof SyntaxError) {
-      return { status: HttpStatus.BAD_REQUEST, message: 'body is not valid JSON' };
-    }
+    const err = exception as { status?: number; message?: string };
     if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) {
       return { status: err.status, message: err.message ?? 'bad request' };
     }

@@ -101,6 +101,10 @@ export class ChannelsGateway
     conn.subscriptions.clear();
   }
 
+  // SquallWsAdapter serves one frame of a connection at a time, in order, so
+  // a client's `subscribe` is answered before its next `publish` runs and its
+  // publishes commit in the order it sent them.
+
   /**
    * `subscribed` is sent before any message of the channel: the hub holds
    * live messages until history after `after` has been replayed, then merges.
@@ -111,38 +115,33 @@ export class ChannelsGateway
     this.frames.inc({ event: 'subscribe' });
     const conn = this.connection(socket);
     const { channel, after } = parseSubscribe(data);
-    await conn.serial(async () => {
-      const existing = conn.subscriptions.get(channel);
-      if (!existing && conn.subscriptions.size >= this.config.WS_MAX_SUBSCRIPTIONS) {
-        throw new AppError(
-          'bad_request',
-          `subscription limit of ${this.config.WS_MAX_SUBSCRIPTIONS} reached`,
-        );
-      }
-      const result = await this.channels.subscribe(
-        channel,
-        {
-          deliver: (envelope) => conn.send(envelope.wsFrame()),
-          overflow: () => conn.dropSlowConsumer(),
-        },
-        after,
-      );
-      if (conn.closed) {
-        this.channels.unsubscribe(result);
-        return;
-      }
-      if (existing) this.channels.unsubscribe(existing);
-      conn.subscriptions.set(channel, result);
-      conn.reply(
-        'subscribed',
-        result.truncated
-          ? { channel, lastSeq: result.lastSeq, truncated: true }
-          : { channel, lastSeq: result.lastSeq },
-        refOf(data),
-      );
-      // History replay continues in the background; later frames are not held up.
-      void this.channels.start(result);
-    });
+    const existing = conn.subscriptions.get(channel);
+    if (!existing && conn.subscriptions.size >= this.config.WS_MAX_SUBSCRIPTIONS) {
+      throw new AppError('bad_request', `subscription limit of ${this.config.WS_MAX_SUBSCRIPTIONS} reached`);
+    }
+    const result = await this.channels.subscribe(
+      channel,
+      {
+        deliver: (envelope) => conn.send(envelope.wsFrame()),
+        overflow: () => conn.dropSlowConsumer(),
+      },
+      after,
+    );
+    if (conn.closed) {
+      this.channels.unsubscribe(result);
+      return;
+    }
+    if (existing) this.channels.unsubscribe(existing);
+    conn.subscriptions.set(channel, result);
+    conn.reply(
+      'subscribed',
+      result.truncated
+        ? { channel, lastSeq: result.lastSeq, truncated: true }
+        : { channel, lastSeq: result.lastSeq },
+      refOf(data),
+    );
+    // History replay continues in the background; later frames are not held up.
+    void this.channels.start(result);
   }
 
   @SubscribeMessage('unsubscribe')
@@ -150,14 +149,12 @@ export class ChannelsGateway
     this.frames.inc({ event: 'unsubscribe' });
     const conn = this.connection(socket);
     const { channel } = parseUnsubscribe(data);
-    await conn.serial(async () => {
-      const existing = conn.subscriptions.get(channel);
-      if (existing) {
-        this.channels.unsubscribe(existing);
-        conn.subscriptions.delete(channel);
-      }
-      conn.reply('unsubscribed', { channel }, refOf(data));
-    });
+    const existing = conn.subscriptions.get(channel);
+    if (existing) {
+      this.channels.unsubscribe(existing);
+      conn.subscriptions.delete(channel);
+    }
+    conn.reply('unsubscribed', { channel }, refOf(data));
   }
 
   @SubscribeMessage('publish')
@@ -166,11 +163,9 @@ export class ChannelsGateway
     const conn = this.connection(socket);
     const { channel, data: payload, idempotencyKey } = parsePublish(data);
     this.rateLimit.check(conn.id);
-    await conn.serial(async () => {
-      const { message, created } = await this.channels.publish(channel, payload, { idempotencyKey });
-      const ack = { channel, seq: message.seq, id: message.id };
-      conn.reply('ack', created ? ack : { ...ack, duplicate: true }, refOf(data));
-    });
+    const { message, created } = await this.channels.publish(channel, payload, { idempotencyKey });
+    const ack = { channel, seq: message.seq, id: message.id };
+    conn.reply('ack', created ? ack : { ...ack, duplicate: true }, refOf(data));
   }
 
   @SubscribeMessage('ping')

@@ -2,12 +2,14 @@ import { type INestApplicationContext, Logger } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { MessageMappingProperties } from '@nestjs/websockets';
 import { EMPTY, type Observable, fromEvent } from 'rxjs';
-import { catchError, filter, first, map, mergeMap, share, takeUntil } from 'rxjs/operators';
+import { catchError, concatMap, filter, finalize, first, map, share, takeUntil, tap } from 'rxjs/operators';
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { AppConfig } from '../config/config.schema.js';
 import { type ClientFrame, FrameError, errorFrame, frameRefs, parseFrame } from './frames.js';
 
 const OPEN = 1;
+/** Frames read but not yet served on one connection before reading pauses. */
+const MAX_PENDING_FRAMES = 64;
 
 /**
  * `@nestjs/platform-ws` with Squall's frame contract. The stock adapter drops
@@ -51,13 +53,25 @@ export class SquallWsAdapter extends WsAdapter {
   ): void {
     const byEvent = new Map(handlers.map((h) => [h.message as string, h]));
     const close$ = fromEvent(client, 'close').pipe(share(), first());
+    // One frame at a time, in arrival order (concatMap, not Nest's mergeMap):
+    // replies and error frames come back in the order their frames were sent,
+    // so a client can pipeline, and a `ping` is a barrier. A client that
+    // sends faster than it is served stops being read (TCP backpressure)
+    // instead of queueing frames in memory without bound.
+    let pending = 0;
     fromEvent(client, 'message')
       .pipe(
-        mergeMap((event) =>
+        tap(() => {
+          if (++pending === MAX_PENDING_FRAMES) client.pause();
+        }),
+        concatMap((event) =>
           this.dispatch(client, (event as { data: unknown }).data, byEvent, transform).pipe(
             catchError((err: unknown) => {
               this.log.error(err);
               return EMPTY;
+            }),
+            finalize(() => {
+              if (pending-- === MAX_PENDING_FRAMES) client.resume();
             }),
           ),
         ),

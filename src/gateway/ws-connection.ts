@@ -7,9 +7,7 @@ export const CLOSE_TRY_AGAIN_LATER = 1013;
 
 /**
  * Squall's state for one WebSocket: its subscriptions, liveness and send
- * side. Operations from one connection run one at a time, in arrival order,
- * so a client's `subscribe` is answered before its next `publish` is done and
- * its publishes commit in the order it sent them.
+ * side.
  */
 export class WsConnection {
   private static count = 0;
@@ -18,19 +16,11 @@ export class WsConnection {
   readonly subscriptions = new Map<string, SubscribeResult>();
   missedPongs = 0;
   closed = false;
-  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly socket: WebSocket,
     private readonly maxBufferedBytes: number,
   ) {}
-
-  /** Runs `op` after every earlier operation of this connection has finished. */
-  serial<T>(op: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(op, op);
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
 
   reply(event: string, data: unknown, ref?: string): void {
     this.send(replyFrame(event, data, ref));

@@ -66,21 +66,25 @@ describe('REST contract errors', () => {
       () => post(api.url, `/v1/channels/${ch()}/messages`, { idempotencyKey: 'k' }),
       /data is required/,
     ],
-    ['a body that is not JSON', () => post(api.url, `/v1/channels/${ch()}/messages`, '{"data":'), /JSON/],
+    [
+      'a body that is not JSON',
+      () => post(api.url, `/v1/channels/${ch()}/messages`, '{"data":'),
+      /^body is not valid JSON/,
+    ],
     [
       'a JSON array body',
       () => post(api.url, `/v1/channels/${ch()}/messages`, '[1]'),
       /body must be a JSON object/,
     ],
     [
-      'data Postgres cannot store (\\u0000)',
-      () => post(api.url, `/v1/channels/${ch()}/messages`, '{"data":"a\\u0000b"}'),
-      /data cannot be stored/,
+      'a bracketed query key (after[]=3)',
+      () => get(api.url, `/v1/channels/${ch()}/messages?after[]=3`),
+      /query parameter after\[\] is not supported/,
     ],
     [
-      'data with a lone surrogate',
-      () => post(api.url, `/v1/channels/${ch()}/messages`, '{"data":{"k":"\\ud800"}}'),
-      /data cannot be stored/,
+      'a bracketed query key on a poll (timeout[x]=1)',
+      () => get(api.url, `/v1/channels/${ch()}/poll?timeout[x]=1`),
+      /timeout\[x\]/,
     ],
     [
       'a non-string idempotencyKey',
@@ -166,6 +170,55 @@ describe('REST contract errors', () => {
     expect(again.body).toEqual(first.body);
     const next = await post(api.url, `/v1/channels/${channel}/messages`, { data: 'c' });
     expect(next.body.seq).toBe(2); // the duplicate burned no seq
+  });
+
+  it('a replay says so in Idempotent-Replayed; a null idempotencyKey counts as none', async () => {
+    const channel = ch();
+    const body = { data: 'a', idempotencyKey: 'k' };
+    expect(
+      (await post(api.url, `/v1/channels/${channel}/messages`, body)).headers.get('idempotent-replayed'),
+    ).toBeNull();
+    const again = await post(api.url, `/v1/channels/${channel}/messages`, body);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    const nulls = await Promise.all(
+      [1, 2].map(() =>
+        post(api.url, `/v1/channels/${channel}/messages`, { data: 'n', idempotencyKey: null }),
+      ),
+    );
+    expect(nulls.map((r) => [r.status, r.body.seq])).toEqual(
+      expect.arrayContaining([
+        [201, 2],
+        [201, 3],
+      ]),
+    );
+  });
+
+  it('stores data as published, byte for byte: no rewriting that could outgrow MAX_MESSAGE_BYTES', async () => {
+    const channel = ch();
+    // Under 1 KiB as JSON; Postgres jsonb would print each 1e308 as 309 digits (40 KB).
+    const data = { big: Array(130).fill(1e308), z: 1, a: 'a\u0000b\ud800', '': [null, false, 0, ''] };
+    const text = JSON.stringify(data);
+    expect(Buffer.byteLength(text)).toBeLessThan(1024);
+    const res = await post(api.url, `/v1/channels/${channel}/messages`, { data });
+    expect(res.status).toBe(201);
+    const history = await fetch(`${api.url}/v1/channels/${channel}/messages`);
+    const raw = await history.text();
+    expect(raw).toContain(text);
+    expect(raw.length).toBeLessThan(text.length + 300);
+    expect(JSON.parse(raw).messages[0].data).toEqual(data);
+  });
+
+  it('an empty Last-Event-ID counts as none; a bad one is a 400', async () => {
+    const stream = (id: string) =>
+      fetch(`${api.url}/v1/channels/${ch()}/stream`, { method: 'HEAD', headers: { 'Last-Event-ID': id } });
+    expect((await stream('')).status).toBe(200);
+    expect((await stream('x')).status).toBe(400);
+  });
+
+  it('answers a request whose headers are too large with 431 in the error shape', async () => {
+    const res = await fetch(`${api.url}/v1/channels/x`, { headers: { 'x-big': 'y'.repeat(20_000) } });
+    expect(res.status).toBe(431);
+    expect(await res.json()).toEqual(errorBody(431, /exceed/));
   });
 
   it('a channel never written has lastSeq 0, and history pages with lastSeq and hasMore', async () => {

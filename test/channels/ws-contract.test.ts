@@ -52,6 +52,22 @@ describe('WebSocket contract', () => {
     expect(await c.request('ping', {})).toEqual({ event: 'pong', data: {}, ref: expect.any(String) });
   });
 
+  it('answers pipelined frames in the order they were sent, errors and pongs included', async () => {
+    const c = await connect();
+    const channel = uniqueChannel();
+    const frames: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      frames.push(JSON.stringify({ event: 'publish', data: { channel, data: { i } }, ref: `pub${i}` }));
+      frames.push(JSON.stringify({ event: 'ping', data: {}, ref: `ping${i}` }));
+      frames.push(JSON.stringify({ event: 'dance', data: {}, ref: `dance${i}` }));
+      frames.push(JSON.stringify({ event: 'subscribe', data: {}, ref: `bad${i}` }));
+    }
+    frames.forEach((f) => c.send(f));
+    await c.until(() => c.frames.length >= frames.length, 'all replies');
+    expect(c.frames.map((f) => f.ref)).toEqual(frames.map((f) => JSON.parse(f).ref));
+    expect(c.frames.filter((f) => f.event === 'ack').map((f) => f.data.seq)).toEqual([1, 2, 3, 4, 5]);
+  });
+
   it.each([
     [
       'subscribe to a bad channel name',

@@ -22,7 +22,8 @@ describe('readiness', () => {
       },
       { what: 'readiness 503' },
     );
-    const body = (await down.json()) as { details: Record<string, { status: string }> };
+    const body = (await down.json()) as { error: unknown; details: Record<string, { status: string }> };
+    expect(body).toMatchObject({ statusCode: 503, error: 'Service Unavailable', message: 'not ready' });
     expect(body.details.redis.status).toBe('down');
     expect(body.details.postgres.status).toBe('up');
     expect((await fetch(`${instance.url}/health/live`)).status).toBe(200);

@@ -21,8 +21,13 @@ export function parsePublishBody(body: unknown): PublishBody {
   }
   const { data, idempotencyKey } = body as Record<string, unknown>;
   if (data === undefined) throw new AppError('bad_request', 'data is required');
-  if (idempotencyKey !== undefined && (typeof idempotencyKey !== 'string' || !KEY.test(idempotencyKey))) {
-    throw new AppError('bad_request', 'idempotencyKey must be 1-128 printable ASCII characters');
+  // null is how many JSON clients spell "not given".
+  if (idempotencyKey === undefined || idempotencyKey === null) return { data };
+  if (typeof idempotencyKey !== 'string' || !KEY.test(idempotencyKey)) {
+    throw new AppError(
+      'bad_request',
+      'idempotencyKey must be 1-128 printable ASCII characters without spaces (0x21-0x7e)',
+    );
   }
-  return { data, idempotencyKey: idempotencyKey as string | undefined };
+  return { data, idempotencyKey };
 }

@@ -29,7 +29,8 @@ export class MessageEntity {
   @Column({ type: 'uuid', unique: true })
   id!: string;
 
-  @Column({ type: 'jsonb' })
+  /** `json`: the published text, byte for byte (see the MessageDataJson migration). */
+  @Column({ type: 'json' })
   data!: unknown;
 
   @Column({ name: 'idempotency_key', type: 'varchar', length: 128, nullable: true })

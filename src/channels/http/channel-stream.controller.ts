@@ -25,7 +25,8 @@ export class ChannelStreamController {
     @Req() req: Request,
     @Res() res: Response,
   ) {
-    const after = lastEventId !== undefined ? parseLastEventId(lastEventId) : q.after;
+    // An empty header is what some clients send before any event was seen.
+    const after = lastEventId?.trim() ? parseLastEventId(lastEventId) : q.after;
     if (req.method === 'HEAD') {
       // Express routes HEAD here too; a stream without a body would never end.
       await this.channels.lastSeq(channel); // validates the name

@@ -25,6 +25,7 @@ export class ChannelsController {
     const { data, idempotencyKey } = parsePublishBody(body);
     const { message, created } = await this.channels.publish(channel, data, { idempotencyKey });
     res.status(created ? HttpStatus.CREATED : HttpStatus.OK);
+    if (!created) res.setHeader('Idempotent-Replayed', 'true');
     return message;
   }
 
