@@ -1,3 +1,5 @@
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { type INestApplicationContext, Logger } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { MessageMappingProperties } from '@nestjs/websockets';
@@ -8,6 +10,7 @@ import type { AppConfig } from '../config/config.schema.js';
 import { type ClientFrame, FrameError, errorFrame, frameRefs, parseFrame } from './frames.js';
 
 const OPEN = 1;
+type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 /** Frames read but not yet served on one connection before reading pauses. */
 const MAX_PENDING_FRAMES = 64;
 
@@ -20,6 +23,7 @@ const MAX_PENDING_FRAMES = 64;
  */
 export class SquallWsAdapter extends WsAdapter {
   private readonly log = new Logger('WsAdapter');
+  private upgradesGuarded = false;
 
   constructor(
     app: INestApplicationContext,
@@ -34,7 +38,40 @@ export class SquallWsAdapter extends WsAdapter {
   }
 
   override create(port: number, options: Record<string, unknown> = {}) {
-    return super.create(port, { ...options, maxPayload: this.maxPayload, perMessageDeflate: false });
+    const server = super.create(port, { ...options, maxPayload: this.maxPayload, perMessageDeflate: false });
+    this.answerUnknownUpgradePaths();
+    return server;
+  }
+
+  /**
+   * The stock adapter destroys an upgrade request for a path no gateway
+   * serves, which a client sees as "socket hang up"; answer 404 in the
+   * common error shape instead, so a wrong URL is obvious.
+   */
+  private answerUnknownUpgradePaths(): void {
+    const server = this.httpServer as HttpServer | undefined;
+    if (!server || this.upgradesGuarded) return;
+    this.upgradesGuarded = true;
+    const listeners = server.listeners('upgrade') as UpgradeListener[];
+    server.removeAllListeners('upgrade');
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const path = new URL(req.url ?? '/', 'ws://localhost').pathname;
+      const served = [...this.wsServersRegistry.values()]
+        .flat()
+        .some((ws: { path?: string }) => ws.path === path);
+      if (served) {
+        for (const listener of listeners) listener.call(server, req, socket, head);
+        return;
+      }
+      const body = JSON.stringify({
+        statusCode: 404,
+        error: 'Not Found',
+        message: `no WebSocket endpoint at ${path}`,
+      });
+      socket.end(
+        `HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    });
   }
 
   /** Client misbehaviour (oversized or broken frames) is routine on a public socket: no error-level log. */

@@ -1,3 +1,6 @@
+import type { IncomingMessage } from 'node:http';
+import { once } from 'node:events';
+import WebSocket from 'ws';
 import { publishBlobs, uniqueChannel } from '../support/http.js';
 import { type Instance, startInstance, stopAllInstances } from '../support/instance.js';
 import { waitForMetric } from '../support/metrics.js';
@@ -50,6 +53,15 @@ describe('WebSocket contract', () => {
       ref: expect.any(String),
     });
     expect(await c.request('ping', {})).toEqual({ event: 'pong', data: {}, ref: expect.any(String) });
+  });
+
+  it('answers a WebSocket upgrade on an unknown path with 404, not a hang-up', async () => {
+    const socket = new WebSocket(gw.wsUrl.replace('/v1/ws', '/ws'));
+    const [, res] = (await once(socket, 'unexpected-response')) as [unknown, IncomingMessage];
+    expect(res.statusCode).toBe(404);
+    let body = '';
+    for await (const chunk of res) body += chunk;
+    expect(JSON.parse(body)).toMatchObject({ statusCode: 404, message: 'no WebSocket endpoint at /ws' });
   });
 
   it('answers pipelined frames in the order they were sent, errors and pongs included', async () => {
