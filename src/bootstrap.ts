@@ -6,6 +6,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
+import { rawHttpError } from './common/raw-http-error.js';
 import { StrictQueryInterceptor } from './common/strict-query.interceptor.js';
 import { SquallWsAdapter } from './gateway/squall-ws.adapter.js';
 import { Lifecycle } from './health/lifecycle.js';
@@ -54,10 +55,7 @@ function answerMalformedRequests(server: Server): void {
       err.code === 'HPE_HEADER_OVERFLOW'
         ? [431, 'Request Header Fields Too Large', 'request line and headers exceed 16 KiB']
         : [400, 'Bad Request', 'malformed HTTP request'];
-    const body = JSON.stringify({ statusCode: status, error, message });
-    socket.end(
-      `HTTP/1.1 ${status} ${error}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
+    socket.end(rawHttpError(status, error, message));
   });
 }
 

@@ -6,6 +6,7 @@ import type { MessageMappingProperties } from '@nestjs/websockets';
 import { EMPTY, type Observable, fromEvent } from 'rxjs';
 import { catchError, concatMap, filter, finalize, first, map, share, takeUntil, tap } from 'rxjs/operators';
 import type { WebSocket, WebSocketServer } from 'ws';
+import { rawHttpError } from '../common/raw-http-error.js';
 import type { AppConfig } from '../config/config.schema.js';
 import { type ClientFrame, FrameError, errorFrame, frameRefs, parseFrame } from './frames.js';
 
@@ -63,14 +64,7 @@ export class SquallWsAdapter extends WsAdapter {
         for (const listener of listeners) listener.call(server, req, socket, head);
         return;
       }
-      const body = JSON.stringify({
-        statusCode: 404,
-        error: 'Not Found',
-        message: `no WebSocket endpoint at ${path}`,
-      });
-      socket.end(
-        `HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-      );
+      socket.end(rawHttpError(404, 'Not Found', `no WebSocket endpoint at ${path}`));
     });
   }
 
