@@ -1,5 +1,5 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { type JobState as BullState, Queue } from 'bullmq';
+import { type JobsOptions, type JobState as BullState, Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type AppConfig, InjectConfig } from '../config/app-config.js';
 import { RedisService } from '../redis/redis.service.js';
@@ -9,6 +9,21 @@ import { JobRegistry, type RegisteredHandler } from './job-registry.js';
 export const MAINTENANCE_QUEUE = 'system.maintenance';
 
 export class TimeoutError extends Error {}
+
+/** BullMQ refuses the job's options: retrying cannot help, unlike a Redis that does not answer. */
+export class EnqueueRejectedError extends Error {
+  override readonly name = 'EnqueueRejectedError';
+}
+
+/**
+ * Runs BullMQ's own option checks (the ones `Queue.add` runs once connected)
+ * without Redis, so a job BullMQ will never take is told apart from an outage.
+ */
+class OptionsCheck extends Job {
+  check(): void {
+    this.validateOptions(this.asJSON());
+  }
+}
 
 export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout;
@@ -74,25 +89,30 @@ export class JobQueues implements OnModuleInit, OnApplicationShutdown {
   /**
    * Hands the row to BullMQ under its own id (a repeated add of the same id is
    * a no-op there). The delay is what remains of `run_at`, so a job enqueued
-   * late by the reconciler does not wait twice. Throws when Redis does not
-   * answer in time.
+   * late by the reconciler does not wait twice. Throws an
+   * {@link EnqueueRejectedError} when BullMQ refuses the options, and a
+   * TimeoutError when Redis does not answer in time.
    */
   async add(row: JobRow, handler: RegisteredHandler): Promise<void> {
     const delay = Math.max(0, row.run_at.getTime() - Date.now());
+    const queue = this.queue(handler);
+    const data = { payload: row.payload };
+    const opts: JobsOptions = {
+      jobId: row.id,
+      attempts: row.max_attempts,
+      backoff: { type: handler.backoff.type, delay: handler.backoff.delayMs },
+      delay: delay > 0 ? delay : undefined,
+      priority: row.priority > 0 ? row.priority : undefined,
+      removeOnComplete: { age: 24 * 3600, count: 1000 },
+      removeOnFail: { age: 7 * 24 * 3600, count: 5000 },
+    };
+    try {
+      new OptionsCheck(queue, row.type, data, opts, row.id).check();
+    } catch (err) {
+      throw new EnqueueRejectedError(`BullMQ refuses the job: ${(err as Error).message}`);
+    }
     await withTimeout(
-      this.queue(handler).add(
-        row.type,
-        { payload: row.payload },
-        {
-          jobId: row.id,
-          attempts: row.max_attempts,
-          backoff: { type: handler.backoff.type, delay: handler.backoff.delayMs },
-          delay: delay > 0 ? delay : undefined,
-          priority: row.priority > 0 ? row.priority : undefined,
-          removeOnComplete: { age: 24 * 3600, count: 1000 },
-          removeOnFail: { age: 7 * 24 * 3600, count: 5000 },
-        },
-      ),
+      queue.add(row.type, data, opts),
       this.config.JOB_ENQUEUE_TIMEOUT_MS,
       `enqueue of job ${row.id}`,
     );

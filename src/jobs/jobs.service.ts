@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
+import { PRIORITY_LIMIT } from 'bullmq';
 import { AppError } from '../common/app-error.js';
 import { isInvalidDataError } from '../common/database-errors.js';
 import { checkJsonValue } from '../common/json-limits.js';
@@ -7,15 +8,17 @@ import { type AppConfig, InjectConfig } from '../config/app-config.js';
 import { type Job, type JobRow, UUID, decodeCursor, encodeCursor, toJob } from './job.js';
 import { JobEvents } from './job-events.js';
 import { JobQueues } from './job-queues.js';
-import { MAX_ATTEMPTS, JobRegistry } from './job-registry.js';
+import { MAX_ATTEMPTS, JobRegistry, type RegisteredHandler } from './job-registry.js';
 import type { JobState } from './job-state.js';
 import { JobsMetrics } from './jobs.metrics.js';
 import { JobsStore } from './jobs.store.js';
 
 export const MAX_DELAY_MS = 365 * 24 * 3600 * 1000;
-export const MAX_PRIORITY = 2 ** 21;
+/** BullMQ's own limit (2 ** 21 - 1): a larger priority would never be enqueued. */
+export const MAX_PRIORITY = PRIORITY_LIMIT;
 /** How long the API waits for the worker to announce a running job's cancel before doing it itself. */
 const CANCEL_BACKSTOP_MS = 2000;
+/** Printable ASCII without space (0x21..0x7e). */
 export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
 
 export interface SubmitInput {
@@ -56,22 +59,17 @@ export class JobsService {
    * Validates, commits the row, then enqueues it in BullMQ. When Redis is
    * down the row is committed all the same (the reconciler enqueues it later),
    * so the answer is the same: the job. `created` is false for a repeated
-   * idempotency key, whose original job is returned unchanged.
+   * idempotency key, whose original job is returned unchanged, even when the
+   * repeat would not pass validation (see {@link replayOr}).
    */
   async submit(input: SubmitInput): Promise<{ job: Job; created: boolean }> {
-    const handler = this.registry.require(input.type);
-    const raw = input.payload === undefined ? {} : input.payload;
-    checkJsonValue(raw, 'payload');
-    this.checkSize(raw);
-    const payload = this.registry.validate(input.type, raw);
-    this.checkSize(payload); // a validator may have added to it
-    const key = input.idempotencyKey;
-    if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key))) {
-      throw new AppError('bad_request', 'idempotencyKey must be 1-128 printable ASCII characters');
+    let checked: { handler: RegisteredHandler; payload: unknown };
+    try {
+      checked = this.check(input);
+    } catch (err) {
+      return this.replayOr(err, input.idempotencyKey);
     }
-    checkInt('delayMs', input.delayMs, 0, MAX_DELAY_MS);
-    checkInt('priority', input.priority, 0, MAX_PRIORITY);
-    checkInt('attempts', input.attempts, 1, MAX_ATTEMPTS);
+    const { handler, payload } = checked;
     const { row, created } = await this.store
       .insert({
         id: randomUUID(),
@@ -91,6 +89,35 @@ export class JobsService {
     if (created) this.metrics.submitted.inc({ type: handler.name });
     if (row.state === 'queued' && !row.enqueued_at) await this.enqueue(row);
     return { job: toJob(row), created };
+  }
+
+  /**
+   * A rejected submit whose idempotencyKey already names a job answers that
+   * job: a client retrying must get its original, even if the rules or its
+   * body changed meanwhile. The lookup happens only on this failure path.
+   */
+  async replayOr(err: unknown, key: unknown): Promise<{ job: Job; created: false }> {
+    if (!(err instanceof AppError) || typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)) throw err;
+    const row = await this.store.byIdempotencyKey(key);
+    if (!row) throw err;
+    return { job: toJob(row), created: false };
+  }
+
+  private check(input: SubmitInput): { handler: RegisteredHandler; payload: unknown } {
+    const handler = this.registry.require(input.type);
+    const raw = input.payload === undefined ? {} : input.payload;
+    checkJsonValue(raw, 'payload');
+    this.checkSize(raw);
+    const payload = this.registry.validate(input.type, raw);
+    this.checkSize(payload); // a validator may have added to it
+    const key = input.idempotencyKey;
+    if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key))) {
+      throw new AppError('bad_request', 'idempotencyKey must be 1-128 printable ASCII characters, no space');
+    }
+    checkInt('delayMs', input.delayMs, 0, MAX_DELAY_MS);
+    checkInt('priority', input.priority, 0, MAX_PRIORITY);
+    checkInt('attempts', input.attempts, 1, MAX_ATTEMPTS);
+    return { handler, payload };
   }
 
   private checkSize(payload: unknown): void {

@@ -66,11 +66,13 @@ export class JobsStore {
       ],
     );
     if (row) return { row, created: true };
-    const existing = await this.one(`SELECT ${JOB_COLUMNS} FROM jobs WHERE idempotency_key = $1`, [
-      job.idempotencyKey,
-    ]);
+    const existing = job.idempotencyKey ? await this.byIdempotencyKey(job.idempotencyKey) : null;
     if (!existing) throw new Error('idempotent insert found neither a new nor an existing row');
     return { row: existing, created: false };
+  }
+
+  byIdempotencyKey(key: string): Promise<JobRow | null> {
+    return this.one(`SELECT ${JOB_COLUMNS} FROM jobs WHERE idempotency_key = $1`, [key]);
   }
 
   get(id: string): Promise<JobRow | null> {
@@ -184,6 +186,17 @@ export class JobsStore {
     );
   }
 
+  /** A pending job BullMQ will never take (it refuses its options): failed, whatever its attempts. */
+  failUnenqueueable(id: string, error: string): Promise<JobRow | null> {
+    return this.one(
+      `UPDATE jobs SET state = 'failed', error = $2, lease = NULL, finished_at = now(), updated_at = now(),
+         final_event_pending = true
+       WHERE id = $1 AND state = ANY($3)
+       RETURNING ${JOB_COLUMNS}`,
+      [id, clipError(error), fromStates('failed')],
+    );
+  }
+
   /**
    * Cancels a pending job; also answers the state it left, since who
    * announces the cancel depends on it (see JobsService.cancel). Null when the
@@ -245,17 +258,32 @@ export class JobsStore {
     );
   }
 
-  /** Claims pending, enqueued rows quiet for `quietMs`, least recently checked first, to compare with BullMQ. */
-  claimForCheck(types: string[], limit: number, quietMs: number, recheckMs: number): Promise<JobRow[]> {
+  /**
+   * Claims pending, enqueued rows to compare with BullMQ, least recently
+   * checked first. A row is due for a check once it has been quiet for
+   * `quiet.queuedMs` (`quiet.activeMs` when active: a running job may write
+   * nothing for a while) and either was never checked, was last checked
+   * `recheck.dueMs` ago (`recheck.laterMs` while it is delayed into the
+   * future), or has come due since its last check: a delayed job Redis lost
+   * is found when it should run, however long its delay.
+   */
+  claimForCheck(
+    types: string[],
+    limit: number,
+    quiet: { queuedMs: number; activeMs: number },
+    recheck: { dueMs: number; laterMs: number },
+  ): Promise<JobRow[]> {
     return this.many(
       `UPDATE jobs SET checked_at = now() WHERE id IN (
          SELECT id FROM jobs
          WHERE state = ANY($1) AND enqueued_at IS NOT NULL AND type = ANY($2)
-           AND updated_at < now() - $3 * interval '1 millisecond'
-           AND (checked_at IS NULL OR checked_at < now() - $4 * interval '1 millisecond')
-         ORDER BY checked_at NULLS FIRST LIMIT $5 FOR UPDATE SKIP LOCKED)
+           AND updated_at < now() - (CASE WHEN state = 'active' THEN $4::bigint ELSE $3::bigint END) * interval '1 millisecond'
+           AND (checked_at IS NULL
+             OR checked_at < now() - (CASE WHEN run_at > now() THEN $6::bigint ELSE $5::bigint END) * interval '1 millisecond'
+             OR (checked_at < run_at AND run_at <= now()))
+         ORDER BY checked_at NULLS FIRST LIMIT $7 FOR UPDATE SKIP LOCKED)
        RETURNING ${JOB_COLUMNS}`,
-      [PENDING_STATES, types, quietMs, recheckMs, limit],
+      [PENDING_STATES, types, quiet.queuedMs, quiet.activeMs, recheck.dueMs, recheck.laterMs, limit],
     );
   }
 

@@ -2,6 +2,7 @@ import { instanceToPlain, plainToInstance } from 'class-transformer';
 import { type ValidationError, validateSync } from 'class-validator';
 import { AppError } from '../common/app-error.js';
 import type { JobHandlerOptions, PayloadClass } from './job-handler.decorator.js';
+import { droppedKey, nullsAsAbsent } from './payload-dto.js';
 
 // When a value breaks several rules, report the most basic one ("must be an
 // integer" before "must not be greater than"), whatever order the decorators
@@ -41,6 +42,9 @@ function validateClass<P>(cls: PayloadClass<P>, input: unknown): P {
     throw new AppError('bad_request', 'payload must be a JSON object');
   }
   const instance = plainToInstance(cls, input) as object;
+  const dropped = droppedKey(input, instance, 'payload');
+  if (dropped) throw new AppError('bad_request', dropped);
+  nullsAsAbsent(instance);
   const errors = validateSync(instance, {
     whitelist: true,
     forbidNonWhitelisted: true,

@@ -15,6 +15,7 @@ export interface JobJson {
   error: string | null;
   attempts: number;
   maxAttempts: number;
+  priority: number;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;

@@ -27,3 +27,10 @@ export function parseSubmitBody(body: unknown): SubmitInput {
     attempts: attempts as number | undefined,
   };
 }
+
+/** The idempotencyKey of a body parseSubmitBody may have refused, to answer a retry with its original job. */
+export function idempotencyKeyOf(body: unknown): unknown {
+  return typeof body === 'object' && body !== null
+    ? (body as Record<string, unknown>).idempotencyKey
+    : undefined;
+}

@@ -2,9 +2,9 @@ import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap }
 import { type AppConfig, InjectConfig } from '../../config/app-config.js';
 import type { JobRow } from '../job.js';
 import { JobEvents } from '../job-events.js';
-import { JobQueues } from '../job-queues.js';
+import { EnqueueRejectedError, JobQueues, TimeoutError } from '../job-queues.js';
 import { JobRegistry, type RegisteredHandler } from '../job-registry.js';
-import type { JobEvent } from '../job-state.js';
+import { type JobEvent, isFinal } from '../job-state.js';
 import { JobsMetrics } from '../jobs.metrics.js';
 import { JobsStore } from '../jobs.store.js';
 
@@ -16,13 +16,16 @@ const BATCH = 200;
  * work instead of repeating it):
  *
  * 1. queued rows BullMQ never got (Redis was down at submit) are enqueued;
- * 2. pending rows quiet for a while are compared with BullMQ: a job Redis lost
- *    (restart without persistence, flush) is enqueued again; one BullMQ
- *    finished without the row following (a worker died in between) is
- *    re-run, or failed when it has no attempts left;
+ * 2. pending rows are compared with BullMQ (see JobsStore.claimForCheck for
+ *    which, when): a job Redis lost (restart without persistence, flush) is
+ *    enqueued again; one BullMQ finished without the row following (a worker
+ *    died in between) is re-run, or failed when it has no attempts left;
  * 3. final events that could not be published are published again (same
  *    idempotency key, so never twice).
  *
+ * A job BullMQ refuses (its options) is failed; any other trouble with one
+ * row is left for the next pass without holding up the others, except Redis
+ * not answering, which ends the pass (every row would wait out the timeout).
  * So a committed job always runs, or ends in a final state, and says so.
  */
 @Injectable()
@@ -78,23 +81,23 @@ export class JobsReconciler implements OnApplicationBootstrap, BeforeApplication
 
   private async enqueueMissing(): Promise<void> {
     const rows = await this.store.claimUnenqueued(this.types(), BATCH, this.config.JOB_RECONCILE_INTERVAL_MS);
-    for (const row of rows) {
-      if (this.stopped) return;
-      const handler = this.registry.require(row.type);
-      await this.queues.add(row, handler); // throws while Redis is down: the next pass retries
+    await this.eachRow(rows, async (row, handler) => {
+      await this.queues.add(row, handler);
       await this.store.markEnqueued(row.id);
       this.metrics.reconciled.inc({ action: 'enqueued' });
       this.logger.log(`enqueued job ${row.id} (${row.type}) that BullMQ had not received`);
-    }
+    });
   }
 
   private async compareWithBullMQ(): Promise<void> {
-    const quietMs = Math.max(10_000, this.config.JOB_LOCK_DURATION_MS * 2);
-    const recheckMs = Math.max(60_000, this.config.JOB_RECONCILE_INTERVAL_MS * 10);
-    const rows = await this.store.claimForCheck(this.types(), BATCH, quietMs, recheckMs);
-    for (const row of rows) {
-      if (this.stopped) return;
-      const handler = this.registry.require(row.type);
+    const interval = this.config.JOB_RECONCILE_INTERVAL_MS;
+    // Re-adding a job BullMQ still has is a no-op, so queued rows can be
+    // checked soon after any write; a running job is left alone while its
+    // worker may still hold it, as before.
+    const quiet = { queuedMs: interval, activeMs: Math.max(10_000, this.config.JOB_LOCK_DURATION_MS * 2) };
+    const recheck = { dueMs: interval * 3, laterMs: Math.max(60_000, interval * 10) };
+    const rows = await this.store.claimForCheck(this.types(), BATCH, quiet, recheck);
+    await this.eachRow(rows, async (row, handler) => {
       const state = await this.queues.state(handler, row.id);
       if (state === 'unknown') {
         await this.queues.add(row, handler);
@@ -103,11 +106,39 @@ export class JobsReconciler implements OnApplicationBootstrap, BeforeApplication
       } else if (state === 'completed' || state === 'failed') {
         await this.repairFinished(row, handler);
       }
+    });
+  }
+
+  private async eachRow(
+    rows: JobRow[],
+    fn: (row: JobRow, handler: RegisteredHandler) => Promise<void>,
+  ): Promise<void> {
+    for (const row of rows) {
+      if (this.stopped) return;
+      try {
+        await fn(row, this.registry.require(row.type));
+      } catch (err) {
+        if (err instanceof EnqueueRejectedError) await this.failRejected(row, err);
+        else if (err instanceof TimeoutError || this.queues.connection.status !== 'ready') throw err;
+        else this.logger.warn(`job ${row.id} not reconciled this pass: ${(err as Error).message}`);
+      }
     }
   }
 
+  private async failRejected(row: JobRow, err: EnqueueRejectedError): Promise<void> {
+    const failed = await this.store.failUnenqueueable(row.id, err.message);
+    if (!failed) return;
+    this.metrics.reconciled.inc({ action: 'failed' });
+    this.logger.warn(`job ${row.id} (${row.type}) failed: ${err.message}`);
+    await this.events.publish('failed', failed, JobEvents.finalKey('failed'));
+  }
+
   /** BullMQ is done with a job whose row is still pending. */
-  private async repairFinished(row: JobRow, handler: RegisteredHandler): Promise<void> {
+  private async repairFinished(claimed: JobRow, handler: RegisteredHandler): Promise<void> {
+    // Workers write the row before BullMQ finishes the job, so a row that
+    // changed since the claim was only caught mid-transition.
+    const row = await this.store.get(claimed.id);
+    if (!row || isFinal(row.state) || row.updated_at.getTime() !== claimed.updated_at.getTime()) return;
     if (row.attempts >= row.max_attempts) {
       const reason =
         (await this.queues.failedReason(handler, row.id).catch(() => undefined)) ?? 'execution lost';
