@@ -47,14 +47,20 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
  */
 function answerMalformedRequests(server: Server): void {
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-    if (err.code === 'ECONNRESET' || !socket.writable) {
+    // As Node's own handler: no answer on a dead socket, nor in the middle of
+    // a response already under way (a pipelined request behind a stream).
+    const inResponse = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage
+      ?.headersSent;
+    if (err.code === 'ECONNRESET' || !socket.writable || inResponse) {
       socket.destroy();
       return;
     }
     const [status, error, message] =
       err.code === 'HPE_HEADER_OVERFLOW'
         ? [431, 'Request Header Fields Too Large', 'request line and headers exceed 16 KiB']
-        : [400, 'Bad Request', 'malformed HTTP request'];
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'Request Timeout', 'request not received in time']
+          : [400, 'Bad Request', 'malformed HTTP request'];
     socket.end(rawHttpError(status, error, message));
   });
 }

@@ -31,12 +31,12 @@ interface PublishRequest {
 /**
  * SQLSTATE classes after which Postgres has rolled the statement back for
  * certain: data exception (22), integrity violation (23), transaction
- * rollback such as a deadlock (40).
+ * rollback such as a deadlock (40), except 40003, statement_completion_unknown.
  */
 function isRolledBack(err: unknown): boolean {
   const e = err as { code?: unknown; driverError?: { code?: unknown } };
   const code = typeof e.code === 'string' ? e.code : e.driverError?.code;
-  return typeof code === 'string' && /^(22|23|40)[0-9A-Z]{3}$/.test(code);
+  return typeof code === 'string' && /^(22|23|40)[0-9A-Z]{3}$/.test(code) && code !== '40003';
 }
 
 export interface PublishResult {
@@ -74,7 +74,7 @@ export class MessageStore {
       maxInFlight: config.PUBLISH_CONCURRENCY,
       maxItems: 256,
       maxWeight: 4 * 1024 * 1024,
-      weigh: (r) => r.dataJson.length,
+      weigh: (r) => Buffer.byteLength(r.dataJson),
     });
   }
 
@@ -88,14 +88,24 @@ export class MessageStore {
         const results = await this.publishMany(reqs);
         return results.map((value) => ({ status: 'fulfilled', value }));
       } catch (err) {
-        // A reused idempotency key or a value Postgres refuses fails the whole
-        // statement, which then committed nothing: redo the batch one message
-        // at a time so only the offending one fails. Any other error (the
-        // connection dropped: did it commit?) is not retried.
+        // A key reused within the batch or by a concurrent publish, or a value
+        // Postgres refuses, fails the whole statement, which then committed
+        // nothing: redo the batch one message at a time, in arrival order, so
+        // only the offending one fails. Any other error (the connection
+        // dropped: did it commit?) is not retried.
         if (!isRolledBack(err)) throw err;
       }
     }
-    return Promise.allSettled(reqs.map((r) => this.publishOne(r)));
+    const results: PromiseSettledResult<PublishResult>[] = [];
+    for (const r of reqs) {
+      results.push(
+        await this.publishOne(r).then(
+          (value) => ({ status: 'fulfilled' as const, value }),
+          (reason: unknown) => ({ status: 'rejected' as const, reason }),
+        ),
+      );
+    }
+    return results;
   }
 
   /**
@@ -143,13 +153,17 @@ export class MessageStore {
    * counter is bumped once by its number of messages, and they take the seqs
    * below the new value in arrival order. Channel rows are locked in name
    * order, the same order in every statement, so concurrent batches cannot
-   * deadlock.
+   * deadlock. Messages whose idempotency key is already used are left out of
+   * the insert and answered with the original, so a replay (a client retry,
+   * a job event sent twice) does not push the whole batch to the slow path.
    */
   private async publishMany(reqs: PublishRequest[]): Promise<PublishResult[]> {
     const rows: (Row & { channel: string })[] = await this.db.query(
       `WITH input AS (
          SELECT * FROM unnest($1::varchar[], $2::uuid[], $3::text[], $4::varchar[])
            WITH ORDINALITY AS t(channel, id, data, idempotency_key, ord)
+         WHERE t.idempotency_key IS NULL OR NOT EXISTS (
+           SELECT 1 FROM messages m WHERE m.channel = t.channel AND m.idempotency_key = t.idempotency_key)
        ),
        counts AS (SELECT channel, count(*) AS n FROM input GROUP BY channel),
        ch AS (
@@ -172,11 +186,28 @@ export class MessageStore {
       ],
     );
     const byId = new Map(rows.map((row) => [row.id, row]));
-    return reqs.map((r) => {
-      const row = byId.get(r.id);
-      if (!row) throw new Error(`batch publish returned no row for message ${r.id}`);
-      return { envelope: this.toEnvelope(r.channel, row), created: true };
-    });
+    const replays = await this.originals(reqs.filter((r) => !byId.has(r.id)));
+    return Promise.all(
+      reqs.map((r) => {
+        const row = byId.get(r.id);
+        if (row) return { envelope: this.toEnvelope(r.channel, row), created: true };
+        const original = replays.get(`${r.channel}\n${r.idempotencyKey}`);
+        if (original) return { envelope: this.toEnvelope(r.channel, original), created: false };
+        // Pruned by retention since the statement's snapshot: publish it alone.
+        return this.publishOne(r);
+      }),
+    );
+  }
+
+  /** The messages that first used these requests' idempotency keys, by channel and key. */
+  private async originals(reqs: PublishRequest[]): Promise<Map<string, Row>> {
+    if (reqs.length === 0) return new Map();
+    const rows: (Row & { channel: string; idempotency_key: string })[] = await this.db.query(
+      `SELECT channel, idempotency_key, ${ROW_COLUMNS} FROM messages
+       WHERE (channel, idempotency_key) IN (SELECT * FROM unnest($1::varchar[], $2::varchar[]))`,
+      [reqs.map((r) => r.channel), reqs.map((r) => r.idempotencyKey ?? null)],
+    );
+    return new Map(rows.map((row) => [`${row.channel}\n${row.idempotency_key}`, row]));
   }
 
   /** Messages with `seq > after`, ascending, at most `limit`. */

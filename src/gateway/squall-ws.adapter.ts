@@ -8,12 +8,14 @@ import { catchError, concatMap, filter, finalize, first, map, share, takeUntil, 
 import type { WebSocket, WebSocketServer } from 'ws';
 import { rawHttpError } from '../common/raw-http-error.js';
 import type { AppConfig } from '../config/config.schema.js';
+import { ReadBudget } from './read-budget.js';
 import { type ClientFrame, FrameError, errorFrame, frameRefs, parseFrame } from './frames.js';
 
 const OPEN = 1;
 type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
-/** Frames read but not yet served on one connection before reading pauses. */
+/** Frames, and bytes, read but not yet served on one connection before reading pauses. */
 const MAX_PENDING_FRAMES = 64;
+const MAX_PENDING_BYTES = 1024 * 1024;
 
 /**
  * `@nestjs/platform-ws` with Squall's frame contract. The stock adapter drops
@@ -56,7 +58,16 @@ export class SquallWsAdapter extends WsAdapter {
     const listeners = server.listeners('upgrade') as UpgradeListener[];
     server.removeAllListeners('upgrade');
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      const path = new URL(req.url ?? '/', 'ws://localhost').pathname;
+      // Node takes its own error listener off an upgraded socket; without one a
+      // client reset while we answer would be an uncaught exception.
+      socket.on('error', () => socket.destroy());
+      let path: string;
+      try {
+        path = new URL(req.url ?? '/', 'ws://localhost').pathname;
+      } catch {
+        socket.end(rawHttpError(400, 'Bad Request', 'malformed request URL'));
+        return;
+      }
       const served = [...this.wsServersRegistry.values()]
         .flat()
         .some((ws: { path?: string }) => ws.path === path);
@@ -89,21 +100,21 @@ export class SquallWsAdapter extends WsAdapter {
     // so a client can pipeline, and a `ping` is a barrier. A client that
     // sends faster than it is served stops being read (TCP backpressure)
     // instead of queueing frames in memory without bound.
-    let pending = 0;
+    const budget = new ReadBudget(MAX_PENDING_FRAMES, MAX_PENDING_BYTES, client);
+    const sizeOf = (event: unknown) => {
+      const data = (event as { data: unknown }).data;
+      return typeof data === 'string' ? data.length : Buffer.isBuffer(data) ? data.length : 0;
+    };
     fromEvent(client, 'message')
       .pipe(
-        tap(() => {
-          if (++pending === MAX_PENDING_FRAMES) client.pause();
-        }),
+        tap((event) => budget.read(sizeOf(event))),
         concatMap((event) =>
           this.dispatch(client, (event as { data: unknown }).data, byEvent, transform).pipe(
             catchError((err: unknown) => {
               this.log.error(err);
               return EMPTY;
             }),
-            finalize(() => {
-              if (pending-- === MAX_PENDING_FRAMES) client.resume();
-            }),
+            finalize(() => budget.served(sizeOf(event))),
           ),
         ),
         takeUntil(close$),

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { once } from 'node:events';
+import net from 'node:net';
 import WebSocket from 'ws';
 import { publishBlobs, uniqueChannel } from '../support/http.js';
 import { type Instance, startInstance, stopAllInstances } from '../support/instance.js';
@@ -62,6 +63,24 @@ describe('WebSocket contract', () => {
     let body = '';
     for await (const chunk of res) body += chunk;
     expect(JSON.parse(body)).toMatchObject({ statusCode: 404, message: 'no WebSocket endpoint at /ws' });
+  });
+
+  it('survives a malformed upgrade URL (400) and clients that reset while being answered', async () => {
+    const upgrade = (path: string) =>
+      `GET ${path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+    const raw = async (path: string) => {
+      const socket = net.connect(gw.port, '127.0.0.1');
+      await once(socket, 'connect');
+      socket.write(upgrade(path));
+      const [chunk] = (await once(socket, 'data')) as [Buffer];
+      socket.resetAndDestroy();
+      return chunk.toString();
+    };
+    expect(await raw('http://[/')).toMatch(/^HTTP\/1.1 400/);
+    for (let i = 0; i < 5; i++) expect(await raw('/ws')).toMatch(/^HTTP\/1.1 404/);
+    expect((await fetch(`${gw.url}/health/live`)).status).toBe(200);
+    expect(gw.process.exitCode).toBeNull();
   });
 
   it('answers pipelined frames in the order they were sent, errors and pongs included', async () => {
