@@ -7,7 +7,7 @@ export const CLOSE_TRY_AGAIN_LATER = 1013;
 
 /**
  * Squall's state for one WebSocket: its subscriptions, liveness and send
- * side.
+ * side. (Its frames are served one at a time by SquallWsAdapter.)
  */
 export class WsConnection {
   private static count = 0;
