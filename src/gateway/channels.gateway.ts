@@ -183,6 +183,9 @@ export class ChannelsGateway
   private connection(socket: WebSocket): WsConnection {
     const conn = this.connections.get(socket);
     if (!conn) throw new AppError('internal', 'connection not registered');
+    // A frame is as good as a pong: a client whose reads are paused behind a
+    // slow frame cannot have its pongs read, yet it is plainly alive.
+    conn.missedPongs = 0;
     return conn;
   }
 }
