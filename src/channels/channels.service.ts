@@ -134,9 +134,11 @@ export class ChannelsService implements BeforeApplicationShutdown {
   }
 
   /**
-   * Long poll on the hub: answers as soon as any message has `seq > after`
-   * (batching what arrives in the same tick), or with none at the timeout or
-   * when `signal` aborts (client gone). Costs no Postgres query while waiting.
+   * Long poll: answers at once from history when messages after `after` are
+   * already there, otherwise waits on the hub and answers as soon as any
+   * message has `seq > after` (batching what arrives in the same tick), or
+   * with none at the timeout or when `signal` aborts (client gone). Costs no
+   * Postgres query while waiting.
    */
   async poll(
     channel: string,
@@ -145,6 +147,14 @@ export class ChannelsService implements BeforeApplicationShutdown {
     limit: number,
     signal: AbortSignal,
   ): Promise<Page> {
+    // A client behind the head (a poll loop on a busy channel) is answered
+    // from history: joining and leaving the channel would cost more, and a
+    // Redis SUBSCRIBE/UNSUBSCRIBE pair when no one else here follows it.
+    const head = this.hub.knownLastSeq(channel);
+    if (head === undefined || head > after) {
+      const { messages, lastSeq, truncated } = await this.history(channel, after, limit);
+      if (messages.length > 0) return { messages, lastSeq, truncated };
+    }
     const messages: Envelope[] = [];
     let resolve!: () => void;
     const done = new Promise<void>((r) => (resolve = r));

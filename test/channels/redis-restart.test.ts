@@ -61,6 +61,12 @@ describe('Redis restarted mid-stream', () => {
     const poll = await fetch(`${b.url}/v1/channels/${uniqueChannel()}/poll?timeout=1`);
     expect(poll.status).toBe(503);
     expect(poll.headers.get('retry-after')).toBe('2');
+    // A poll behind the head is answered from Postgres alone.
+    const other = uniqueChannel();
+    expect((await post(a.url, `/v1/channels/${other}/messages`, { data: 'x' })).status).toBe(201);
+    const behind = await fetch(`${b.url}/v1/channels/${other}/poll?after=0&timeout=1`);
+    expect(behind.status).toBe(200);
+    expect(await behind.json()).toMatchObject({ messages: [{ seq: 1, data: 'x' }], lastSeq: 1 });
 
     redis = await startRedis({ dir: '.squall', port: redis.port });
     await waitFor(async () => (await fetch(`${b.url}/health/ready`)).status === 200, {
