@@ -82,6 +82,11 @@ describe('REST contract errors', () => {
       /query parameter after\[\] is not supported/,
     ],
     [
+      'a query key given twice',
+      () => get(api.url, `/v1/channels/${ch()}/messages?after=1&after=2`),
+      /query parameter after is given more than once/,
+    ],
+    [
       'a bracketed query key on a poll (timeout[x]=1)',
       () => get(api.url, `/v1/channels/${ch()}/poll?timeout[x]=1`),
       /timeout\[x\]/,
