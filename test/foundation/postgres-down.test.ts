@@ -50,4 +50,39 @@ describe('Postgres down', () => {
     expect(again.body.seq).toBe(2); // the refused publishes took no seq
     ws.close();
   });
+
+  it('a Postgres stop under concurrent publishes: only 201 or 503, and every acknowledged message is kept once, seqs without gaps', async () => {
+    await pg?.stop(); // left running by the test above, if it ran
+    pg = await startPostgres({ dir, port: pg?.port });
+    // One statement at a time: the publishes in flight when Postgres stops are batches.
+    const instance = await startInstance({ DATABASE_URL: pg.url, ROLE: 'api', PUBLISH_CONCURRENCY: '1' });
+    const channel = uniqueChannel('pgdown');
+    const acked = new Map<string, number>();
+    const statuses = new Set<number>();
+    let refusals = 0;
+    let stopping: Promise<void> | undefined;
+    const publisher = async (w: number) => {
+      for (let i = 0; refusals < 40; i++) {
+        const res = await post(instance.url, `/v1/channels/${channel}/messages`, { data: { w, i } });
+        statuses.add(res.status);
+        if (res.status === 201) acked.set(res.body.id, res.body.seq);
+        else refusals++;
+        if (acked.size >= 150 && !stopping) stopping = pg!.stop();
+      }
+    };
+    await Promise.all(Array.from({ length: 20 }, (_, w) => publisher(w)));
+    await stopping;
+    expect([...statuses].sort()).toEqual([201, 503]);
+
+    pg = await startPostgres({ dir, port: pg.port });
+    await waitFor(async () => (await get(instance.url, `/v1/channels/${channel}`)).status === 200, {
+      what: 'Postgres back',
+    });
+    const history = await get(instance.url, `/v1/channels/${channel}/messages?limit=1000`);
+    const messages = history.body.messages as { id: string; seq: number }[];
+    expect(messages.map((m) => m.seq)).toEqual(messages.map((_, k) => k + 1));
+    const stored = new Map(messages.map((m) => [m.id, m.seq]));
+    expect(stored.size).toBe(messages.length);
+    for (const [id, seq] of acked) expect(stored.get(id)).toBe(seq);
+  });
 });
