@@ -21,6 +21,14 @@ interface Row {
   published_at: string;
 }
 
+type CreatedRow = Row & { channel: string };
+
+const settle = <T>(promise: Promise<T>): Promise<PromiseSettledResult<T>> =>
+  promise.then(
+    (value) => ({ status: 'fulfilled', value }),
+    (reason: unknown) => ({ status: 'rejected', reason }),
+  );
+
 interface PublishRequest {
   channel: string;
   id: string;
@@ -84,9 +92,9 @@ export class MessageStore {
 
   private async commit(reqs: PublishRequest[]): Promise<PromiseSettledResult<PublishResult>[]> {
     if (reqs.length > 1) {
+      let rows: CreatedRow[] | undefined;
       try {
-        const results = await this.publishMany(reqs);
-        return results.map((value) => ({ status: 'fulfilled', value }));
+        rows = await this.insertMany(reqs);
       } catch (err) {
         // A key reused within the batch or by a concurrent publish, or a value
         // Postgres refuses, fails the whole statement, which then committed
@@ -95,16 +103,11 @@ export class MessageStore {
         // dropped: did it commit?) is not retried.
         if (!isRolledBack(err)) throw err;
       }
+      // Committed: from here on nothing may send the batch to the redo below.
+      if (rows) return this.answerBatch(reqs, rows);
     }
     const results: PromiseSettledResult<PublishResult>[] = [];
-    for (const r of reqs) {
-      results.push(
-        await this.publishOne(r).then(
-          (value) => ({ status: 'fulfilled' as const, value }),
-          (reason: unknown) => ({ status: 'rejected' as const, reason }),
-        ),
-      );
-    }
+    for (const r of reqs) results.push(await settle(this.publishOne(r)));
     return results;
   }
 
@@ -157,8 +160,8 @@ export class MessageStore {
    * the insert and answered with the original, so a replay (a client retry,
    * a job event sent twice) does not push the whole batch to the slow path.
    */
-  private async publishMany(reqs: PublishRequest[]): Promise<PublishResult[]> {
-    const rows: (Row & { channel: string })[] = await this.db.query(
+  private insertMany(reqs: PublishRequest[]): Promise<CreatedRow[]> {
+    return this.db.query(
       `WITH input AS (
          SELECT * FROM unnest($1::varchar[], $2::uuid[], $3::text[], $4::varchar[])
            WITH ORDINALITY AS t(channel, id, data, idempotency_key, ord)
@@ -185,16 +188,27 @@ export class MessageStore {
         reqs.map((r) => r.idempotencyKey ?? null),
       ],
     );
+  }
+
+  /** Answers each message of a committed batch: created, or replayed from its original. */
+  private async answerBatch(
+    reqs: PublishRequest[],
+    rows: CreatedRow[],
+  ): Promise<PromiseSettledResult<PublishResult>[]> {
     const byId = new Map(rows.map((row) => [row.id, row]));
-    const replays = await this.originals(reqs.filter((r) => !byId.has(r.id)));
+    const replays = settle(this.originals(reqs.filter((r) => !byId.has(r.id))));
     return Promise.all(
-      reqs.map((r) => {
+      reqs.map(async (r): Promise<PromiseSettledResult<PublishResult>> => {
+        const answer = (row: Row, created: boolean) =>
+          ({ status: 'fulfilled', value: { envelope: this.toEnvelope(r.channel, row), created } }) as const;
         const row = byId.get(r.id);
-        if (row) return { envelope: this.toEnvelope(r.channel, row), created: true };
-        const original = replays.get(`${r.channel}\n${r.idempotencyKey}`);
-        if (original) return { envelope: this.toEnvelope(r.channel, original), created: false };
+        if (row) return answer(row, true);
+        const found = await replays;
+        if (found.status === 'rejected') return found;
+        const original = found.value.get(`${r.channel}\n${r.idempotencyKey}`);
+        if (original) return answer(original, false);
         // Pruned by retention since the statement's snapshot: publish it alone.
-        return this.publishOne(r);
+        return settle(this.publishOne(r));
       }),
     );
   }
