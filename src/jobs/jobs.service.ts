@@ -70,8 +70,9 @@ export class JobsService {
       return this.replayOr(err, input.idempotencyKey);
     }
     const { handler, payload } = checked;
-    const { row, created } = await this.store
-      .insert({
+    let inserted: { row: JobRow; created: boolean };
+    try {
+      inserted = await this.store.insert({
         id: randomUUID(),
         type: handler.name,
         payload,
@@ -79,13 +80,15 @@ export class JobsService {
         priority: input.priority ?? 0,
         delayMs: input.delayMs ?? 0,
         idempotencyKey: input.idempotencyKey,
-      })
-      .catch((err: unknown) => {
-        // e.g. \u0000 in a string: Postgres refuses it in jsonb; the input is at fault.
-        if (isInvalidDataError(err))
-          throw new AppError('bad_request', `payload cannot be stored: ${(err as Error).message}`);
-        throw err;
       });
+    } catch (err) {
+      // e.g. \u0000 in a string: Postgres refuses it in jsonb. The input is at
+      // fault, and like any refusal it still replays a known key.
+      if (!isInvalidDataError(err)) throw err;
+      const refusal = new AppError('bad_request', `payload cannot be stored: ${(err as Error).message}`);
+      return this.replayOr(refusal, input.idempotencyKey);
+    }
+    const { row, created } = inserted;
     if (created) this.metrics.submitted.inc({ type: handler.name });
     if (row.state === 'queued' && !row.enqueued_at) await this.enqueue(row);
     return { job: toJob(row), created };

@@ -44,12 +44,17 @@ function walk(
   for (const key of Object.keys(instance)) walk(source[key], instance[key], `${path}.${key}`, visit);
 }
 
-/** `path.key: property key should not exist` for the first input key the instance lost, else null. */
+/** `path.key: property key should not exist` for the first inherited-name key the instance lost, else null. */
 export function droppedKey(plain: unknown, instance: unknown, path: string): string | null {
   let problem: string | null = null;
   walk(plain, instance, path, (p, dto, here) => {
     if (problem || !isPlainObject(p)) return;
-    const lost = Object.keys(p).find((k) => !Object.prototype.hasOwnProperty.call(dto, k));
+    // Only the keys that name something inherited: any other unknown key is
+    // the whitelist's to refuse, and keys class-transformer renames
+    // (@Expose({name}), @Transform) are not lost at all.
+    const lost = Object.keys(p).find(
+      (k) => k === '__proto__' || (k in dto && !Object.prototype.hasOwnProperty.call(dto, k)),
+    );
     if (lost !== undefined) problem = `${here}.${lost}: property ${lost} should not exist`;
   });
   return problem;

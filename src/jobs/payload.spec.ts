@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { Type } from 'class-transformer';
+import { Expose, Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Max, Min, ValidateNested } from 'class-validator';
 import { AppError } from '../common/app-error.js';
 import { validatePayload } from './payload.js';
@@ -87,5 +87,17 @@ describe('payload validation with a DTO class', () => {
     expect(rejection(JSON.parse('{"n":1,"items":[{"size":1},{"size":1,"__proto__":[]}]}'))).toBe(
       'payload.items.1.__proto__: property __proto__ should not exist',
     );
+  });
+
+  it('accepts keys class-transformer renames, and still refuses unknown ones', () => {
+    class Renamed {
+      @Expose({ name: 'user_id' })
+      @IsInt()
+      userId!: number;
+    }
+    const renamed = (input: unknown) => validatePayload({ name: 'r', payload: Renamed }, input);
+    expect(renamed({ user_id: 7 })).toEqual({ user_id: 7 }); // stored as sent
+    expect(() => renamed({ user_id: 7, other: 1 })).toThrow(/other/);
+    expect(() => renamed({ user_id: 7, toString: 1 })).toThrow(/toString/);
   });
 });

@@ -65,6 +65,7 @@ describe('idempotencyKey', () => {
       { ...body, type: 'no.such.type' },
       { ...body, when: 'now' }, // refused by the body parser
       { idempotencyKey: key }, // no type at all
+      { ...body, type: 'demo.cpu', payload: { iterations: 1, seed: 'a\u0000b' } }, // refused by Postgres
     ]) {
       const res = await post(api.url, '/v1/jobs', repeat);
       expect({ repeat, status: res.status }).toEqual({ repeat, status: 202 });
