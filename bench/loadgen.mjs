@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
+import { freshCounters } from './lib/counters.mjs';
 import { Histogram } from './lib/hist.mjs';
 
 const now = () => performance.timeOrigin + performance.now();
@@ -19,19 +20,6 @@ let latency = {}; // target label -> Histogram of publish→delivery ms
 let counters = freshCounters();
 let polls = [];
 const agents = new Map();
-
-function freshCounters() {
-  return {
-    delivered: 0,
-    gaps: 0,
-    duplicates: 0,
-    errorFrames: 0,
-    errorSamples: [],
-    unexpectedCloses: {},
-    firstRecv: null,
-    lastRecv: null,
-  };
-}
 
 function sample(list, item, max = 5) {
   if (list.length < max) list.push(item);

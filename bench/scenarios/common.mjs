@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freshCounters } from '../lib/counters.mjs';
 import { Histogram } from '../lib/hist.mjs';
 import { cpuSeconds, rssKb } from '../lib/procs.mjs';
 import { startBaseline, startSquall } from '../lib/stack.mjs';
@@ -64,16 +65,7 @@ export async function waitDelivered(gens, expected, { timeoutMs = 60_000, stallM
 export function mergeStats(list) {
   const byLabel = {};
   const all = new Histogram();
-  const counters = {
-    delivered: 0,
-    gaps: 0,
-    duplicates: 0,
-    errorFrames: 0,
-    errorSamples: [],
-    unexpectedCloses: {},
-  };
-  let firstRecv = Infinity;
-  let lastRecv = -Infinity;
+  const counters = freshCounters();
   let open = 0;
   for (const s of list) {
     open += s.open;
@@ -90,10 +82,17 @@ export function mergeStats(list) {
     for (const [code, n] of Object.entries(c.unexpectedCloses)) {
       counters.unexpectedCloses[code] = (counters.unexpectedCloses[code] ?? 0) + n;
     }
-    if (c.firstRecv !== null) firstRecv = Math.min(firstRecv, c.firstRecv);
-    if (c.lastRecv !== null) lastRecv = Math.max(lastRecv, c.lastRecv);
+    if (c.firstRecv !== null) counters.firstRecv = Math.min(counters.firstRecv ?? Infinity, c.firstRecv);
+    if (c.lastRecv !== null) counters.lastRecv = Math.max(counters.lastRecv ?? -Infinity, c.lastRecv);
   }
-  return { all, byLabel, counters, firstRecv, lastRecv, open };
+  return {
+    all,
+    byLabel,
+    counters,
+    firstRecv: counters.firstRecv ?? Infinity,
+    lastRecv: counters.lastRecv ?? -Infinity,
+    open,
+  };
 }
 
 export const closesText = (closes) =>

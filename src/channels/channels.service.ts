@@ -150,10 +150,13 @@ export class ChannelsService implements BeforeApplicationShutdown {
     // A client behind the head (a poll loop on a busy channel) is answered
     // from history: joining and leaving the channel would cost more, and a
     // Redis SUBSCRIBE/UNSUBSCRIBE pair when no one else here follows it.
+    this.assertChannel(channel);
     const head = this.hub.knownLastSeq(channel);
     if (head === undefined || head > after) {
-      const { messages, lastSeq, truncated } = await this.history(channel, after, limit);
-      if (messages.length > 0) return { messages, lastSeq, truncated };
+      const rows = await this.store.history(channel, after, limit);
+      if (rows.length > 0) {
+        return { messages: rows, lastSeq: rows[rows.length - 1].seq, truncated: rows[0].seq > after + 1 };
+      }
     }
     const messages: Envelope[] = [];
     let resolve!: () => void;

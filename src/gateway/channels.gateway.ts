@@ -88,7 +88,11 @@ export class ChannelsGateway
     // Guards do not run here; authentication will check `_request` in this spot.
     const conn = new WsConnection(socket, this.config.WS_MAX_BUFFERED_BYTES);
     this.connections.set(socket, conn);
-    socket.on('pong', () => (conn.missedPongs = 0));
+    // Any frame is as good as a pong: a client whose reads are paused behind a
+    // slow frame cannot have its pongs read, yet it is plainly alive.
+    const alive = () => (conn.missedPongs = 0);
+    socket.on('pong', alive);
+    socket.on('message', alive);
   }
 
   handleDisconnect(socket: WebSocket): void {
@@ -183,9 +187,6 @@ export class ChannelsGateway
   private connection(socket: WebSocket): WsConnection {
     const conn = this.connections.get(socket);
     if (!conn) throw new AppError('internal', 'connection not registered');
-    // A frame is as good as a pong: a client whose reads are paused behind a
-    // slow frame cannot have its pongs read, yet it is plainly alive.
-    conn.missedPongs = 0;
     return conn;
   }
 }

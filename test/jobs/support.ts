@@ -1,29 +1,14 @@
 import { randomBytes } from 'node:crypto';
+import type { Job } from '../../src/jobs/job.js';
 import { createEmptyDatabase } from '../support/database.js';
 import { get, post } from '../support/http.js';
 import { type Instance, startInstance } from '../support/instance.js';
 import { waitFor } from '../support/wait-for.js';
 import { type Msg, TestClient } from '../support/ws-client.js';
 
-export interface JobJson {
-  id: string;
-  type: string;
-  state: string;
-  progress: number;
-  payload: unknown;
-  result: unknown;
-  error: string | null;
-  attempts: number;
-  maxAttempts: number;
-  priority: number;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-}
-
 export interface JobEvent {
   event: string;
-  job: JobJson;
+  job: Job;
 }
 
 /**
@@ -54,16 +39,16 @@ export function startWorker(
   return startInstance({ ...env, ...FAST_WORKER, ROLE: 'worker', ...extra });
 }
 
-export async function submit(api: Instance, body: unknown): Promise<JobJson> {
+export async function submit(api: Instance, body: unknown): Promise<Job> {
   const res = await post(api.url, '/v1/jobs', body);
   if (res.status !== 202) throw new Error(`submit answered ${res.status}: ${JSON.stringify(res.body)}`);
-  return res.body as JobJson;
+  return res.body as Job;
 }
 
-export async function getJob(api: Instance, id: string): Promise<JobJson> {
+export async function getJob(api: Instance, id: string): Promise<Job> {
   const res = await get(api.url, `/v1/jobs/${id}`);
   if (res.status !== 200) throw new Error(`GET job answered ${res.status}`);
-  return res.body as JobJson;
+  return res.body as Job;
 }
 
 /** The job's events as its channel holds them (REST history), in seq order. */

@@ -1,9 +1,9 @@
+import type { Job } from '../../src/jobs/job.js';
 import { post } from '../support/http.js';
 import { type Instance, stopAllInstances } from '../support/instance.js';
 import { waitFor } from '../support/wait-for.js';
 import {
   type JobEvent,
-  type JobJson,
   JobWatcher,
   getJob,
   history,
@@ -93,7 +93,7 @@ describe('worker crashes and shutdowns', () => {
     expect(res.body.state).toBe('cancelled');
     const sentinel = await submit(api, { type: 'demo.sleep', payload: { ms: 10, steps: 1 } });
     // And prioritized jobs, lowest number first (after the unprioritized ones, as in BullMQ).
-    const byPriority: JobJson[] = [];
+    const byPriority: Job[] = [];
     for (const priority of [3, 1, 2]) {
       byPriority.push(await submit(api, { type: 'demo.sleep', payload: { ms: 10, steps: 1 }, priority }));
     }
