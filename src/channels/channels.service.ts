@@ -10,7 +10,7 @@ import { assertChannelName, isServiceOnly } from './channel-name.js';
 import type { ChannelMessage, Envelope } from './envelope.js';
 import { HubService } from './hub/hub.provider.js';
 import type { Subscriber } from './hub/subscriber.js';
-import type { SubscribeResult } from './hub/hub.js';
+import { RESYNC_HINT, type SubscribeResult } from './hub/hub.js';
 import { MessageStore } from './message.store.js';
 
 export interface PublishOptions {
@@ -52,6 +52,22 @@ export class ChannelsService implements BeforeApplicationShutdown {
       help: 'Messages committed by this instance',
       registers: [registry],
     });
+    store.onOutcomeUnknown = (channels) => this.hintResync(channels);
+  }
+
+  /**
+   * Publishes that failed with an unknown outcome (the connection broke
+   * mid-statement) may have committed after all, unannounced: every hub
+   * following these channels, here and through the broker, reads them from
+   * Postgres now instead of at its next sweep.
+   */
+  private hintResync(channels: string[]): void {
+    for (const channel of channels) {
+      this.hub.hint(channel);
+      this.broker.publish(channel, RESYNC_HINT).catch((err: Error) => {
+        this.logger.warn(`resync hint on ${channel} failed (hubs will sweep): ${err.message}`);
+      });
+    }
   }
 
   /**
@@ -102,7 +118,9 @@ export class ChannelsService implements BeforeApplicationShutdown {
     const rows = await this.store.history(channel, after, limit + 1);
     const hasMore = rows.length > limit;
     const messages = hasMore ? rows.slice(0, limit) : rows;
-    const lastSeq = messages.length ? messages[messages.length - 1].seq : await this.head(channel);
+    const lastSeq = messages.length
+      ? messages[messages.length - 1].seq
+      : await this.emptyPageSeq(channel, after);
     // Seqs have no gaps, so a first message past after+1 (or none, below the
     // head) means retention removed what came right after `after`.
     const truncated = messages.length ? messages[0].seq > after + 1 : lastSeq > after;
@@ -114,9 +132,10 @@ export class ChannelsService implements BeforeApplicationShutdown {
     return this.store.prune(options);
   }
 
+  /** The channel's last seq in Postgres (0 for a channel never written): no instance's lag shows. */
   async lastSeq(channel: string): Promise<number> {
     this.assertChannel(channel);
-    return this.head(channel);
+    return this.store.lastSeq(channel);
   }
 
   /** Joins the channel; call {@link start} once the subscribe has been answered. */
@@ -149,10 +168,11 @@ export class ChannelsService implements BeforeApplicationShutdown {
   ): Promise<Page> {
     // A client behind the head (a poll loop on a busy channel) is answered
     // from history: joining and leaving the channel would cost more, and a
-    // Redis SUBSCRIBE/UNSUBSCRIBE pair when no one else here follows it.
+    // Redis SUBSCRIBE/UNSUBSCRIBE pair when no one else here follows it. So
+    // is a client ahead of this instance's hub (it read from a busier
+    // instance): Postgres may already hold what the hub has yet to hear of.
     this.assertChannel(channel);
-    const head = this.hub.knownLastSeq(channel);
-    if (head === undefined || head > after) {
+    if (this.hub.knownLastSeq(channel) !== after) {
       const rows = await this.store.history(channel, after, limit);
       if (rows.length > 0) {
         return { messages: rows, lastSeq: rows[rows.length - 1].seq, truncated: rows[0].seq > after + 1 };
@@ -223,8 +243,17 @@ export class ChannelsService implements BeforeApplicationShutdown {
     this.drains.clear();
   }
 
-  private async head(channel: string): Promise<number> {
-    return this.hub.knownLastSeq(channel) ?? (await this.store.lastSeq(channel));
+  /**
+   * `lastSeq` of a page with no messages after `after`: the channel's head.
+   * The hub's position serves (no query) once it has reached `after`;
+   * otherwise it may lag Postgres, and answering with it would send a client
+   * following `after = lastSeq` backwards into messages it already has, so
+   * Postgres says where the channel stands.
+   */
+  private async emptyPageSeq(channel: string, after: number): Promise<number> {
+    const known = this.hub.knownLastSeq(channel);
+    if (known !== undefined && known >= after) return known;
+    return Math.max(known ?? 0, await this.store.lastSeq(channel));
   }
 
   private assertChannel(channel: string): void {

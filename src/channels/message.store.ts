@@ -3,6 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Histogram, type Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
+import { AppError } from '../common/app-error.js';
 import { Batcher } from '../common/batcher.js';
 import { type AppConfig, InjectConfig } from '../config/app-config.js';
 import { InjectMetrics } from '../health/metrics.js';
@@ -47,6 +48,17 @@ function isRolledBack(err: unknown): boolean {
   return typeof code === 'string' && /^(22|23|40)[0-9A-Z]{3}$/.test(code) && code !== '40003';
 }
 
+/**
+ * After these errors the publish may or may not have committed: the
+ * connection broke, or Postgres went away, mid-statement. A statement that
+ * Postgres itself cancelled (57014, statement timeout) did not commit.
+ */
+function isOutcomeUnknown(err: unknown): boolean {
+  if (err instanceof AppError || isRolledBack(err)) return false;
+  const e = err as { code?: unknown; driverError?: { code?: unknown } };
+  return (e.code ?? e.driverError?.code) !== '57014';
+}
+
 export interface PublishResult {
   envelope: Envelope;
   /** False when the idempotency key had been used: the envelope is the original. */
@@ -66,6 +78,12 @@ export class MessageStore {
    * and an idle system still commits each publish at once.
    */
   private readonly batcher: Batcher<PublishRequest, PublishResult>;
+  /**
+   * Told of channels whose publishes failed in a way that may still have
+   * committed them (their publishers got an error): nobody announced those
+   * messages, so hubs should read them from Postgres now.
+   */
+  onOutcomeUnknown: (channels: string[]) => void = () => {};
 
   constructor(
     @InjectDataSource() private readonly db: DataSource,
@@ -84,6 +102,10 @@ export class MessageStore {
       // In characters, a cheap stand-in for bytes: it only bounds a statement's size.
       maxWeight: 4 * 1024 * 1024,
       weigh: (r) => r.dataJson.length,
+      maxQueued: config.PUBLISH_QUEUE_MAX,
+      maxQueuedWeight: config.PUBLISH_QUEUE_MAX_BYTES,
+      queueFull: () =>
+        new AppError('unavailable', 'too many publishes waiting for the database; retry shortly', 1),
     });
   }
 
@@ -92,6 +114,22 @@ export class MessageStore {
   }
 
   private async commit(reqs: PublishRequest[]): Promise<PromiseSettledResult<PublishResult>[]> {
+    let results: PromiseSettledResult<PublishResult>[];
+    try {
+      results = await this.commitBatch(reqs);
+    } catch (err) {
+      if (isOutcomeUnknown(err)) this.onOutcomeUnknown([...new Set(reqs.map((r) => r.channel))]);
+      throw err;
+    }
+    const unsure = new Set<string>();
+    results.forEach((r, i) => {
+      if (r.status === 'rejected' && isOutcomeUnknown(r.reason)) unsure.add(reqs[i].channel);
+    });
+    if (unsure.size > 0) this.onOutcomeUnknown([...unsure]);
+    return results;
+  }
+
+  private async commitBatch(reqs: PublishRequest[]): Promise<PromiseSettledResult<PublishResult>[]> {
     if (reqs.length > 1) {
       let rows: CreatedRow[] | undefined;
       try {

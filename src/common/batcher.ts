@@ -6,10 +6,16 @@ export interface BatcherOptions<T> {
   /** Most total weight in one batch (a batch always takes at least one item). */
   maxWeight?: number;
   weigh?: (item: T) => number;
+  /** Most items waiting for a batch; past it (or past `maxQueuedWeight`) `submit` rejects at once. */
+  maxQueued?: number;
+  maxQueuedWeight?: number;
+  /** The error a call past the queue bounds rejects with. */
+  queueFull?: () => unknown;
 }
 
 interface Pending<T, R> {
   item: T;
+  weight: number;
   resolve: (value: R) => void;
   reject: (reason: unknown) => void;
 }
@@ -26,6 +32,7 @@ export class Batcher<T, R> {
   private queue: Pending<T, R>[] = [];
   private inFlight = 0;
   private scheduled = false;
+  private queuedWeight = 0;
 
   constructor(
     private readonly runBatch: (items: T[]) => Promise<PromiseSettledResult<R>[]>,
@@ -33,8 +40,20 @@ export class Batcher<T, R> {
   ) {}
 
   submit(item: T): Promise<R> {
+    const { maxQueued = Infinity, maxQueuedWeight = Infinity, weigh, queueFull } = this.options;
+    const weight = weigh ? weigh(item) : 0;
+    // A slow backend must not turn into unbounded memory: past the bounds,
+    // callers are told to come back rather than queued. (An item heavier than
+    // the whole bound still goes through on an empty queue.)
+    if (
+      this.queue.length >= maxQueued ||
+      (this.queue.length > 0 && this.queuedWeight + weight > maxQueuedWeight)
+    ) {
+      return Promise.reject(queueFull ? queueFull() : new Error('batch queue full'));
+    }
     return new Promise<R>((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
+      this.queue.push({ item, weight, resolve, reject });
+      this.queuedWeight += weight;
       if (!this.scheduled && this.inFlight < this.options.maxInFlight) {
         // Calls made in the same tick (one socket read carrying many frames) share a batch.
         this.scheduled = true;
@@ -63,15 +82,16 @@ export class Batcher<T, R> {
   }
 
   private take(): Pending<T, R>[] {
-    const { maxItems, maxWeight = Infinity, weigh } = this.options;
+    const { maxItems, maxWeight = Infinity } = this.options;
     let count = 0;
     let weight = 0;
     while (count < this.queue.length && count < maxItems) {
-      const w = weigh ? weigh(this.queue[count].item) : 0;
+      const w = this.queue[count].weight;
       if (count > 0 && weight + w > maxWeight) break;
       weight += w;
       count++;
     }
+    this.queuedWeight -= weight;
     return this.queue.splice(0, count);
   }
 

@@ -8,6 +8,7 @@ const UNAVAILABLE_CODES = new Set([
   '57P02', // crash_shutdown
   '57P03', // cannot_connect_now
   '53300', // too_many_connections
+  '57014', // query_canceled: the statement timeout; Postgres is too slow right now
   '08000',
   '08003',
   '08006',

@@ -60,6 +60,8 @@ export const configSchema = z.object({
   ROLE: roles.default([...ROLES]),
   DATABASE_URL: url(['postgres:', 'postgresql:']),
   DATABASE_POOL_SIZE: int(2, 500).default(20),
+  /** Postgres ends a statement running longer (the client waits 5 s more); 0 is refused: it must end before the client gives up. */
+  DATABASE_STATEMENT_TIMEOUT_MS: int(100, 600_000).default(25_000),
   MIGRATIONS_RUN: bool.default(true),
   REDIS_URL: url(['redis:', 'rediss:']),
   REDIS_KEY_PREFIX: z.string().trim().max(64).default('squall'),
@@ -76,6 +78,9 @@ export const configSchema = z.object({
   HISTORY_PRUNE_EVERY_MS: int(1000, 24 * 3600 * 1000).default(60_000),
   /** Publish statements running at once per instance; publishes beyond them are committed together (group commit). */
   PUBLISH_CONCURRENCY: int(1, 64).default(2),
+  /** Publishes waiting for a statement per instance (count, and serialised characters) before 503s. */
+  PUBLISH_QUEUE_MAX: int(1, 10_000_000).default(10_000),
+  PUBLISH_QUEUE_MAX_BYTES: int(1024, 4 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
   RATE_LIMIT_PUBLISH_PER_SEC: int(0, 1_000_000).default(0),
   TRUST_PROXY: z.string().trim().default('loopback, linklocal, uniquelocal'),
   /** Comma list of origins allowed by CORS, or `*`; empty disables CORS. */

@@ -20,9 +20,18 @@ export class DatabaseModule {
             retryDelay: 2000,
           }),
           dataSourceFactory: async (options) => {
-            const dataSource = await new DataSource(options!).initialize();
-            if (config.MIGRATIONS_RUN) await runMigrationsLocked(dataSource, (l) => logger.log(l));
-            return dataSource;
+            if (config.MIGRATIONS_RUN) {
+              // Their own short-lived connections, without the app's statement timeout.
+              const migrator = await new DataSource({
+                ...dataSourceOptions({ ...config, DATABASE_POOL_SIZE: 2, DATABASE_STATEMENT_TIMEOUT_MS: 0 }),
+              }).initialize();
+              try {
+                await runMigrationsLocked(migrator, (l) => logger.log(l));
+              } finally {
+                await migrator.destroy();
+              }
+            }
+            return new DataSource(options!).initialize();
           },
         }),
       ],

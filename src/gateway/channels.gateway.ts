@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { BeforeApplicationShutdown, Logger, UseFilters } from '@nestjs/common';
 import {
   ConnectedSocket,
@@ -23,6 +24,7 @@ import { CLOSE_GOING_AWAY, WsConnection } from './ws-connection.js';
 import { WsErrorFilter } from './ws-exception.filter.js';
 
 const refOf = (data: object) => frameRefs.get(data);
+const OPEN = 1;
 
 /**
  * WebSocket frames to the channels hub, nothing else: `subscribe`,
@@ -67,7 +69,9 @@ export class ChannelsGateway
     // A peer that misses two pings in a row is gone (half-open TCP, sleeping laptop).
     this.heartbeat = setInterval(() => {
       for (const conn of this.connections.values()) {
-        // A connection we are closing (1013, 1001) finishes its own close handshake.
+        // A connection we are closing (1013, 1001) finishes its own close
+        // handshake; one the client is closing delivers nothing more.
+        if (conn.socket.readyState !== OPEN) conn.markClosing();
         if (conn.closed) continue;
         if (conn.missedPongs >= 2) {
           conn.socket.terminate();
@@ -80,13 +84,15 @@ export class ChannelsGateway
     this.heartbeat.unref();
   }
 
-  handleConnection(socket: WebSocket, _request: IncomingMessage): void {
+  handleConnection(socket: WebSocket, request: IncomingMessage): void {
     if (this.lifecycle.shuttingDown) {
       socket.close(CLOSE_GOING_AWAY, 'server shutting down');
       return;
     }
-    // Guards do not run here; authentication will check `_request` in this spot.
-    const conn = new WsConnection(socket, this.config.WS_MAX_BUFFERED_BYTES);
+    // Guards do not run here; authentication will check `request` in this spot.
+    const conn = new WsConnection(socket, request.socket as Socket, this.config.WS_MAX_BUFFERED_BYTES, (c) =>
+      this.release(c),
+    );
     this.connections.set(socket, conn);
     // Any frame is as good as a pong: a client whose reads are paused behind a
     // slow frame cannot have its pongs read, yet it is plainly alive.
@@ -99,7 +105,11 @@ export class ChannelsGateway
     const conn = this.connections.get(socket);
     if (!conn) return;
     this.connections.delete(socket);
-    conn.closed = true;
+    conn.markClosing();
+  }
+
+  /** A closing connection's subscriptions end at once, not when its close handshake completes. */
+  private release(conn: WsConnection): void {
     this.rateLimit.release(conn.id);
     for (const sub of conn.subscriptions.values()) this.channels.unsubscribe(sub);
     conn.subscriptions.clear();
@@ -128,6 +138,7 @@ export class ChannelsGateway
       {
         deliver: (envelope) => conn.send(envelope.wsFrame()),
         overflow: () => conn.dropSlowConsumer(),
+        writable: () => conn.writable(),
       },
       after,
     );
@@ -185,6 +196,10 @@ export class ChannelsGateway
   }
 
   private connection(socket: WebSocket): WsConnection {
+    // A frame read just as shutdown began: the 1001 close follows; say "elsewhere, shortly".
+    if (this.lifecycle.shuttingDown) {
+      throw new AppError('unavailable', 'server shutting down; reconnect and retry', 1);
+    }
     const conn = this.connections.get(socket);
     if (!conn) throw new AppError('internal', 'connection not registered');
     return conn;

@@ -8,7 +8,7 @@ export interface ClientFrame {
 }
 
 /** Error codes a client can receive in an `error` frame. */
-export type WsErrorCode = Exclude<ErrorCode, 'conflict' | 'unavailable'>;
+export type WsErrorCode = Exclude<ErrorCode, 'conflict'>;
 
 const REF = /^[\x20-\x7e]{1,64}$/;
 
@@ -59,6 +59,11 @@ export function replyFrame(event: string, data: unknown, ref?: string): string {
   return JSON.stringify(ref === undefined ? { event, data } : { event, data, ref });
 }
 
-export function errorFrame(code: WsErrorCode, message: string, ref?: string): string {
-  return replyFrame('error', { code, message }, ref);
+/** `retryAfterMs` comes with `unavailable` and `rate_limited`: when trying again makes sense. */
+export function errorFrame(code: WsErrorCode, message: string, ref?: string, retryAfterMs?: number): string {
+  return replyFrame(
+    'error',
+    retryAfterMs === undefined ? { code, message } : { code, message, retryAfterMs },
+    ref,
+  );
 }

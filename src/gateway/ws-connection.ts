@@ -1,9 +1,16 @@
+import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import type { SubscribeResult } from '../channels/hub/hub.js';
 import { replyFrame } from './frames.js';
 
 export const CLOSE_GOING_AWAY = 1001;
 export const CLOSE_TRY_AGAIN_LATER = 1013;
+/**
+ * How long a slow consumer gets to take its 1013 before its socket is cut:
+ * its close frame sits behind everything it did not read, so waiting for the
+ * close handshake (ws's closeTimeout, 30 s) would only hold memory.
+ */
+export const SLOW_CONSUMER_GRACE_MS = 1000;
 
 /**
  * Squall's state for one WebSocket: its subscriptions, liveness and send
@@ -16,11 +23,20 @@ export class WsConnection {
   readonly subscriptions = new Map<string, SubscribeResult>();
   missedPongs = 0;
   closed = false;
+  private readonly lowWater: number;
 
   constructor(
     readonly socket: WebSocket,
+    /** The TCP socket under `socket`: its 'drain' paces catch-up replays. */
+    private readonly tcp: Socket,
     private readonly maxBufferedBytes: number,
-  ) {}
+    /** Runs once, as soon as the connection is closing for any reason: ends its subscriptions. */
+    private readonly onClosing: (conn: WsConnection) => void,
+  ) {
+    // Well under the slow-consumer limit, and above Node's own 16 KiB
+    // highWaterMark so a 'drain' is always on its way once we wait.
+    this.lowWater = Math.max(64 * 1024, Math.floor(maxBufferedBytes / 4));
+  }
 
   reply(event: string, data: unknown, ref?: string): void {
     this.send(replyFrame(event, data, ref));
@@ -32,19 +48,51 @@ export class WsConnection {
    * reconnects and resumes with `after`, and never slows anyone else down.
    */
   send(frame: string): void {
-    if (this.closed || this.socket.readyState !== 1) return;
+    if (this.closed) return;
+    if (this.socket.readyState !== 1) {
+      // The client started closing: ws says so only once the handshake ends.
+      this.markClosing();
+      return;
+    }
     this.socket.send(frame);
     if (this.socket.bufferedAmount > this.maxBufferedBytes) this.dropSlowConsumer();
   }
 
+  /** For catch-up pacing (see Subscriber.writable): waits while a quarter of the limit is unsent. */
+  writable(): Promise<void> | undefined {
+    if (this.closed || this.socket.bufferedAmount <= this.lowWater) return undefined;
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        this.tcp.off('drain', done);
+        this.tcp.off('close', done);
+        resolve();
+      };
+      this.tcp.on('drain', done);
+      this.tcp.on('close', done);
+    });
+  }
+
   /** 1013: the client reconnects and resumes with `after`; nobody else waits for it. */
   dropSlowConsumer(): void {
+    if (this.closed) return;
     this.close(CLOSE_TRY_AGAIN_LATER, 'slow consumer: reconnect and resume with after');
+    setTimeout(() => this.socket.terminate(), SLOW_CONSUMER_GRACE_MS).unref();
   }
 
   close(code: number, reason: string): void {
     if (this.closed) return;
-    this.closed = true;
+    this.markClosing();
     this.socket.close(code, reason);
+  }
+
+  /**
+   * The connection delivers nothing more from here on. Called on our own
+   * close and on the client's (ws's 'close' event comes only after the close
+   * handshake, up to 30 s later), so subscriptions end at once either way.
+   */
+  markClosing(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.onClosing(this);
   }
 }

@@ -12,6 +12,7 @@ const BY_STATUS: Record<number, WsErrorCode> = {
   404: 'not_found',
   413: 'payload_too_large',
   429: 'rate_limited',
+  503: 'unavailable',
 };
 
 /**
@@ -27,15 +28,19 @@ export class WsErrorFilter implements WsExceptionFilter {
     const client = ws.getClient<WebSocket>();
     const data = ws.getData<unknown>();
     const ref = typeof data === 'object' && data !== null ? frameRefs.get(data) : undefined;
-    const { code, message } = this.describe(exception);
-    if (client.readyState === 1) client.send(errorFrame(code, message, ref));
+    const { code, message, retryAfterMs } = this.describe(exception);
+    if (client.readyState === 1) client.send(errorFrame(code, message, ref, retryAfterMs));
   }
 
-  private describe(exception: unknown): { code: WsErrorCode; message: string } {
+  private describe(exception: unknown): { code: WsErrorCode; message: string; retryAfterMs?: number } {
     if (exception instanceof AppError) {
       if (exception.code === 'conflict') return { code: 'bad_request', message: exception.message };
-      if (exception.code === 'unavailable') return { code: 'internal', message: exception.message };
-      return { code: exception.code, message: exception.message };
+      // "Try again shortly" (an outage, a full queue, shutdown) is not a bug: say so, and when.
+      const retryAfterMs =
+        exception.code === 'unavailable' || exception.code === 'rate_limited'
+          ? (exception.retryAfter ?? 1) * 1000
+          : undefined;
+      return { code: exception.code, message: exception.message, retryAfterMs };
     }
     if (exception instanceof WsException) {
       const e = exception.getError();
@@ -47,7 +52,9 @@ export class WsErrorFilter implements WsExceptionFilter {
       const message = Array.isArray(body?.message) ? body.message.join('; ') : exception.message;
       return { code: BY_STATUS[exception.getStatus()] ?? 'internal', message };
     }
-    if (isDatabaseUnavailable(exception)) return { code: 'internal', message: 'database unavailable, retry' };
+    if (isDatabaseUnavailable(exception)) {
+      return { code: 'unavailable', message: 'database unavailable, retry', retryAfterMs: 2000 };
+    }
     this.logger.error(exception);
     return { code: 'internal', message: 'internal error' };
   }

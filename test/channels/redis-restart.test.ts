@@ -55,8 +55,9 @@ describe('Redis restarted mid-stream', () => {
     closers.push(() => newcomer.close());
     const refused = await newcomer.request('subscribe', { channel: uniqueChannel() });
     expect(refused.data).toMatchObject({
-      code: 'internal',
+      code: 'unavailable',
       message: expect.stringMatching(/Redis is unavailable/),
+      retryAfterMs: 2000,
     });
     const poll = await fetch(`${b.url}/v1/channels/${uniqueChannel()}/poll?timeout=1`);
     expect(poll.status).toBe(503);

@@ -32,8 +32,9 @@ describe('Postgres down', () => {
     );
     const frame = await ws.request('publish', { channel, data: 3 });
     expect(frame.data).toMatchObject({
-      code: 'internal',
+      code: 'unavailable',
       message: expect.stringMatching(/database unavailable/),
+      retryAfterMs: expect.any(Number),
     });
     const ready = await get(instance.url, '/health/ready');
     expect(ready.status).toBe(503);

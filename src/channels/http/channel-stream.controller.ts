@@ -37,6 +37,7 @@ export class ChannelStreamController {
     // buffer is dropped; it resumes with Last-Event-ID); at shutdown the
     // stream is ended politely. Either way nothing is written afterwards.
     let closed = false;
+    const lowWater = Math.max(64 * 1024, Math.floor(this.config.WS_MAX_BUFFERED_BYTES / 4));
     const timers: { heartbeat?: NodeJS.Timeout } = {};
     const stop = (how: 'end' | 'destroy') => {
       if (closed) return;
@@ -63,6 +64,20 @@ export class ChannelStreamController {
           if (res.writableLength > this.config.WS_MAX_BUFFERED_BYTES) stop('destroy');
         },
         overflow: () => stop('destroy'),
+        // Catch-up waits for the client to read, so a long replay is never
+        // mistaken for a slow reader (live traffic is judged by the limit).
+        writable: () =>
+          closed || res.writableLength <= lowWater
+            ? undefined
+            : new Promise<void>((resolve) => {
+                const done = () => {
+                  res.off('drain', done);
+                  res.off('close', done);
+                  resolve();
+                };
+                res.on('drain', done);
+                res.on('close', done);
+              }),
       },
       after,
     );

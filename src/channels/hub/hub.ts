@@ -20,13 +20,24 @@ export interface HubStats {
 
 export interface SubscribeResult {
   subscription: Subscription;
-  /** The channel's last seq when the subscription joined. */
+  /**
+   * The channel's last seq as of the join: this instance's position, or for
+   * an `after` ahead of it, `min(after, Postgres's last seq)`. Never below
+   * what the client already has, so `after = lastSeq` never goes backwards.
+   */
   lastSeq: number;
   /** True when messages after `after` were already removed by retention. */
   truncated: boolean;
 }
 
 const PAGE = 1000;
+
+/**
+ * A broker payload that is not a message: "this channel may have commits
+ * nobody announced, read Postgres". Sent after a publish whose outcome is
+ * unknown (see MessageStore.onOutcomeUnknown).
+ */
+export const RESYNC_HINT = '{"resync":true}';
 
 /** The hub's per-channel state: where the channel's ordered stream stands on this instance. */
 class ChannelStream {
@@ -70,6 +81,10 @@ export class Hub {
     private readonly stats: HubStats = {},
   ) {
     broker.onMessage((channel, json) => {
+      if (json === RESYNC_HINT) {
+        this.hint(channel);
+        return;
+      }
       let envelope: Envelope;
       try {
         envelope = Envelope.fromJson(json);
@@ -130,23 +145,31 @@ export class Hub {
     try {
       await stream.ready;
       // Join the live stream in the same tick as reading its position, so no
-      // message can pass between the two.
-      const lastSeq = stream.nextSeq - 1;
-      const cursor = after === undefined ? lastSeq : after;
-      subscription = new Subscription(channel, subscriber, cursor, lastSeq);
+      // message can pass between the two. The cursor starts at that position
+      // (never ahead of it): a live message that arrives while we find out
+      // where `after` really stands is then held, not judged against a cursor
+      // that may still be moved back.
+      const position = stream.nextSeq - 1;
+      subscription = new Subscription(channel, subscriber, position, position);
       stream.subs.add(subscription);
+      let lastSeq = position;
       let truncated = false;
-      if (cursor > lastSeq) {
+      if (after !== undefined && after > position) {
         // A cursor past this instance's position is either ahead of a lagging
-        // hub (fine: the messages are on their way) or past anything ever
-        // published (a bogus cursor): only Postgres can tell. In the second
-        // case the client gets what comes next instead of waiting for a seq
-        // that may never be written.
+        // hub (its messages are on their way) or past anything ever published
+        // (a bogus cursor): only Postgres can tell. A cursor beyond Postgres's
+        // head counts as that head, so the client gets what comes next
+        // instead of waiting for a seq that may never be written.
         const head = await this.store.lastSeq(channel);
-        if (cursor > head) subscription.cursor = Math.max(head, lastSeq);
-      } else if (cursor < lastSeq) {
+        subscription.cursor = Math.max(position, Math.min(after, head));
+        lastSeq = subscription.cursor;
+        // This instance is behind Postgres: fill now rather than at the next
+        // publish or sweep, so a client resuming here is not kept waiting.
+        if (head >= stream.nextSeq) this.fill(stream);
+      } else if (after !== undefined && after < position) {
+        subscription.cursor = after;
         const first = await this.store.firstRetainedSeq(channel);
-        truncated = first === null || first > cursor + 1;
+        truncated = first === null || first > after + 1;
       }
       return { subscription, lastSeq, truncated };
     } catch (err) {
@@ -174,10 +197,16 @@ export class Hub {
         await delay(Math.min(100 * 2 ** attempt++, 2000));
         continue;
       }
-      for (const envelope of page) subscription.replay(envelope);
+      // Paced by the transport: a replay goes out as fast as the client reads
+      // it, never piled into its send buffer (where it would pass for a slow
+      // consumer) however large the page.
+      for (const envelope of page) {
+        const full = subscription.replay(envelope);
+        if (full) await full;
+      }
       if (page.length < pageSize) break;
     }
-    subscription.goLive();
+    await subscription.goLive();
   }
 
   unsubscribe(subscription: Subscription): void {
@@ -199,6 +228,12 @@ export class Hub {
     stream.pending.set(envelope.seq, envelope);
     this.advance(stream);
     if (stream.pending.size > 0) this.fill(stream);
+  }
+
+  /** Reads `channel` from Postgres now, if this instance follows it: something may have been missed. */
+  hint(channel: string): void {
+    const stream = this.streams.get(channel);
+    if (stream && stream.nextSeq > 0 && !stream.closed) this.fill(stream);
   }
 
   /** Compares every followed channel with Postgres and fills what this instance missed. */

@@ -9,4 +9,10 @@ export interface Subscriber {
   deliver(envelope: Envelope): void;
   /** The hub gave up on this subscriber (it fell too far behind); the transport should close it. */
   overflow?(): void;
+  /**
+   * Catch-up pacing: a promise when the transport's send buffer is full
+   * enough that a replay should wait for it to drain (it must also settle
+   * when the transport closes), otherwise undefined. Live delivery never waits.
+   */
+  writable?(): Promise<void> | undefined;
 }

@@ -49,16 +49,31 @@ export class Subscription {
     this.send(envelope);
   }
 
-  /** From history, during catch-up. */
-  replay(envelope: Envelope): void {
-    if (this.active && envelope.seq > this.cursor) this.send(envelope);
+  /**
+   * From history, during catch-up. Returns a promise when the transport
+   * asks the replay to wait before the next message.
+   */
+  replay(envelope: Envelope): Promise<void> | undefined {
+    if (!this.active || envelope.seq <= this.cursor) return undefined;
+    this.send(envelope);
+    return this.subscriber.writable?.();
   }
 
-  /** Ends catch-up: everything held is delivered, then messages flow through. */
-  goLive(): void {
-    const held = this.backlog ?? [];
+  /**
+   * Ends catch-up: everything held is delivered, paced like the replay (live
+   * messages arriving meanwhile join the end of the backlog), then messages
+   * flow through.
+   */
+  async goLive(): Promise<void> {
+    while (this.backlog && this.backlog.length > 0 && this.active) {
+      const held = this.backlog;
+      this.backlog = [];
+      for (const envelope of held) {
+        const full = this.replay(envelope);
+        if (full) await full;
+      }
+    }
     this.backlog = null;
-    for (const envelope of held) this.push(envelope);
   }
 
   private send(envelope: Envelope): void {
