@@ -14,6 +14,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { ChannelsService } from '../channels/channels.service.js';
 import { PublishRateLimit } from '../channels/publish-rate-limit.js';
+import { slowConsumersCounter } from '../channels/slow-consumers.metric.js';
 import { AppError } from '../common/app-error.js';
 import { type AppConfig, InjectConfig } from '../config/app-config.js';
 import { Lifecycle } from '../health/lifecycle.js';
@@ -40,6 +41,7 @@ export class ChannelsGateway
   private readonly connections = new Map<WebSocket, WsConnection>();
   private heartbeat?: NodeJS.Timeout;
   private readonly frames: Counter;
+  private readonly slowConsumers: Counter<'transport'>;
 
   constructor(
     private readonly channels: ChannelsService,
@@ -54,6 +56,7 @@ export class ChannelsGateway
       labelNames: ['event'],
       registers: [registry],
     });
+    this.slowConsumers = slowConsumersCounter(registry);
     const connections = this.connections;
     new Gauge({
       name: 'squall_ws_connections',
@@ -90,9 +93,10 @@ export class ChannelsGateway
       return;
     }
     // Guards do not run here; authentication will check `request` in this spot.
-    const conn = new WsConnection(socket, request.socket as Socket, this.config.WS_MAX_BUFFERED_BYTES, (c) =>
-      this.release(c),
-    );
+    const conn = new WsConnection(socket, request.socket as Socket, this.config.WS_MAX_BUFFERED_BYTES, {
+      closing: (c) => this.release(c),
+      slowConsumer: () => this.slowConsumers.inc({ transport: 'ws' }),
+    });
     this.connections.set(socket, conn);
     // Any frame is as good as a pong: a client whose reads are paused behind a
     // slow frame cannot have its pongs read, yet it is plainly alive.

@@ -30,8 +30,12 @@ export class WsConnection {
     /** The TCP socket under `socket`: its 'drain' paces catch-up replays. */
     private readonly tcp: Socket,
     private readonly maxBufferedBytes: number,
-    /** Runs once, as soon as the connection is closing for any reason: ends its subscriptions. */
-    private readonly onClosing: (conn: WsConnection) => void,
+    private readonly events: {
+      /** Runs once, as soon as the connection is closing for any reason: ends its subscriptions. */
+      closing(conn: WsConnection): void;
+      /** The connection was dropped for not reading (1013). */
+      slowConsumer(): void;
+    },
   ) {
     // Well under the slow-consumer limit, and above Node's own 16 KiB
     // highWaterMark so a 'drain' is always on its way once we wait.
@@ -75,6 +79,7 @@ export class WsConnection {
   /** 1013: the client reconnects and resumes with `after`; nobody else waits for it. */
   dropSlowConsumer(): void {
     if (this.closed) return;
+    this.events.slowConsumer();
     this.close(CLOSE_TRY_AGAIN_LATER, 'slow consumer: reconnect and resume with after');
     setTimeout(() => this.socket.terminate(), SLOW_CONSUMER_GRACE_MS).unref();
   }
@@ -93,6 +98,6 @@ export class WsConnection {
   markClosing(): void {
     if (this.closed) return;
     this.closed = true;
-    this.onClosing(this);
+    this.events.closing(this);
   }
 }

@@ -58,7 +58,7 @@ export class SseClient {
   waitForMessages(count: number, timeoutMs = 30_000): Promise<Msg[]> {
     return new Promise((resolve, reject) => {
       const check = () => {
-        if (this.messages().length >= count) {
+        if (this.events.filter((e) => e.event === 'message').length >= count) {
           clearTimeout(timer);
           resolve(this.messages());
           return true;

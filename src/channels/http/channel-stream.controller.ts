@@ -1,6 +1,9 @@
 import { Controller, Get, Headers, Param, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import type { Counter, Registry } from 'prom-client';
 import { AppError } from '../../common/app-error.js';
+import { InjectMetrics } from '../../health/metrics.js';
+import { slowConsumersCounter } from '../slow-consumers.metric.js';
 import { type AppConfig, InjectConfig } from '../../config/app-config.js';
 import { ChannelsService } from '../channels.service.js';
 import { StreamQueryDto } from '../dto/channel-queries.dto.js';
@@ -12,10 +15,15 @@ import { StreamQueryDto } from '../dto/channel-queries.dto.js';
  */
 @Controller('v1/channels')
 export class ChannelStreamController {
+  private readonly slowConsumers: Counter<'transport'>;
+
   constructor(
     private readonly channels: ChannelsService,
     @InjectConfig() private readonly config: AppConfig,
-  ) {}
+    @InjectMetrics() registry: Registry,
+  ) {
+    this.slowConsumers = slowConsumersCounter(registry);
+  }
 
   @Get(':channel/stream')
   async stream(
@@ -46,6 +54,11 @@ export class ChannelStreamController {
       if (how === 'end') res.end();
       else res.destroy();
     };
+    const dropSlow = () => {
+      if (closed) return;
+      this.slowConsumers.inc({ transport: 'sse' });
+      stop('destroy');
+    };
     // A write racing a client reset must not become an unhandled 'error'.
     res.on('error', () => undefined);
     // Registered before the subscribe's await: a client gone by then must
@@ -61,9 +74,9 @@ export class ChannelStreamController {
         deliver: (envelope) => {
           if (closed) return;
           res.write(envelope.sseFrame());
-          if (res.writableLength > this.config.WS_MAX_BUFFERED_BYTES) stop('destroy');
+          if (res.writableLength > this.config.WS_MAX_BUFFERED_BYTES) dropSlow();
         },
-        overflow: () => stop('destroy'),
+        overflow: () => dropSlow(),
         // Catch-up waits for the client to read, so a long replay is never
         // mistaken for a slow reader (live traffic is judged by the limit).
         writable: () =>
