@@ -65,6 +65,9 @@ function answerMalformedRequests(server: Server): void {
   });
 }
 
+/** How long the same signal again counts as the first one delivered twice (see runMain). */
+export const REPEATED_SIGNAL_MS = 1000;
+
 export interface RunOptions {
   /** Runs after the app has closed, before the process exits (the dev stack stops here). */
   afterClose?: () => Promise<void>;
@@ -101,13 +104,18 @@ export async function runMain(env: NodeJS.ProcessEnv, options: RunOptions = {}):
     'Bootstrap',
   );
 
-  let closing = false;
+  let first: { signal: string; at: number } | undefined;
   const shutdown = async (signal: string) => {
-    if (closing) {
+    if (first) {
+      // `npm start` / `npm run` pass the terminal's Ctrl-C on to the service,
+      // which the terminal has already sent it to: one Ctrl-C arrives twice,
+      // milliseconds apart. Only a later (or different) signal is a second one.
+      if (signal === first.signal && Date.now() - first.at < REPEATED_SIGNAL_MS) return;
       // A second signal means "now".
+      process.stderr.write(`squall: second signal (${signal}): exiting without finishing the shutdown\n`);
       process.exit(1);
     }
-    closing = true;
+    first = { signal, at: Date.now() };
     logger.log(`${signal} received, shutting down`, 'Bootstrap');
     // The app's own hooks are bounded by SHUTDOWN_TIMEOUT_MS; this is the backstop.
     const backstop = setTimeout(() => {

@@ -1,6 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { freePort } from './free-port.js';
+import { spawnServer } from './server-process.js';
 import { ensureCommand } from './system-command.js';
 
 const HINT =
@@ -30,7 +31,8 @@ export async function startRedis(
   const port = options.port ?? (await freePort());
   const dir = options.dir ?? process.cwd();
   if (!existsSync(dir)) mkdirSync(dir, { recursive: true });
-  const child = spawn(
+  // In a process group of its own: see spawnServer.
+  const server = spawnServer(
     bin,
     [
       '--port',
@@ -48,23 +50,14 @@ export async function startRedis(
       '--loglevel',
       'warning',
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    { stopSignal: 'SIGTERM' },
   );
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  await waitForPort(port, child, () => stderr);
+  await waitForPort(port, server.child, server.stderr).catch(async (err: unknown) => {
+    await server.stop();
+    throw err;
+  });
   const url = `redis://127.0.0.1:${port}`;
-  return {
-    url,
-    port,
-    process: child,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
+  return { url, port, process: server.child, stop: server.stop };
 }
 
 async function waitForPort(port: number, child: ChildProcess, stderr: () => string): Promise<void> {

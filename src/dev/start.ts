@@ -3,8 +3,13 @@
  * REDIS_URL set it uses them and starts nothing else; with either unset it
  * starts an embedded Postgres (data under .squall/, kept across restarts) and
  * a private redis-server, and stops them when the service stops.
+ *
+ * The two servers run in process groups of their own, so a Ctrl-C (SIGINT to
+ * the terminal's foreground group) reaches only this process: the service
+ * drains against a stack that is still up, then stops Redis and Postgres.
  */
-import { runMain } from '../bootstrap.js';
+import { constants } from 'node:os';
+import { REPEATED_SIGNAL_MS, runMain } from '../bootstrap.js';
 import type { PostgresHandle } from './postgres.js';
 import type { RedisHandle } from './redis-server.js';
 
@@ -12,30 +17,71 @@ const say = (line: string) => process.stdout.write(`[squall dev] ${line}\n`);
 
 async function start(): Promise<void> {
   const env = { ...process.env };
-  let pg: PostgresHandle | undefined;
-  let redis: RedisHandle | undefined;
+  // Promises, so that a stop asked for while a server is starting waits for it and stops it too.
+  let pg: Promise<PostgresHandle | undefined> = Promise.resolve(undefined);
+  let redis: Promise<RedisHandle | undefined> = Promise.resolve(undefined);
   const stopStack = async () => {
-    await redis?.stop().catch(() => undefined);
-    await pg?.stop().catch(() => undefined);
+    const [r, p] = await Promise.all([redis.catch(() => undefined), pg.catch(() => undefined)]);
+    await r?.stop().catch(() => undefined);
+    await p?.stop().catch(() => undefined);
+    const stopped = [r && 'redis-server', p && 'Postgres'].filter(Boolean).join(' and ');
+    if (stopped) say(`${stopped} stopped`);
   };
+
+  // Until runMain has started the service and taken over SIGINT and SIGTERM,
+  // those signals would kill this process outright, without the 'exit' event
+  // that tells the servers to stop (see spawnServer). While the stack starts,
+  // a signal stops it and exits with the status the signal would have given;
+  // while the service starts, it is passed on to the service once it is up,
+  // to shut down as usual. A second signal (not npm's copy of the first, see
+  // runMain) exits at once.
+  let phase: 'stack' | 'service' = 'stack';
+  let first: { signal: NodeJS.Signals; at: number } | undefined;
+  const onStartupSignal = (signal: NodeJS.Signals) => {
+    if (first) {
+      if (signal === first.signal && Date.now() - first.at < REPEATED_SIGNAL_MS) return;
+      process.exit(128 + constants.signals[signal]);
+    }
+    first = { signal, at: Date.now() };
+    if (phase === 'service') {
+      say(`${signal} while the service starts: shutting down once it has`);
+      return;
+    }
+    say(`${signal} while starting: stopping`);
+    void stopStack().finally(() => process.exit(128 + constants.signals[signal]));
+  };
+  // A function, as TypeScript would take `first` for still undefined after an `await`.
+  const interrupted = () => first;
+  const startupSignals = ['SIGINT', 'SIGTERM'] as const;
+  for (const signal of startupSignals) process.on(signal, onStartupSignal);
+  // Closing the terminal sends SIGHUP, which the servers, out of the
+  // terminal's process group, no longer receive: shut down as on SIGTERM.
+  // Ctrl-\ (SIGQUIT) means "now": exit at once; the 'exit' event tells the servers to stop.
+  process.on('SIGHUP', () => process.kill(process.pid, 'SIGTERM'));
+  process.on('SIGQUIT', () => process.exit(128 + constants.signals.SIGQUIT));
+
   try {
     if (!env.DATABASE_URL) {
       const { startPostgres } = await import('./postgres.js');
       say('DATABASE_URL not set: starting embedded Postgres (data in .squall/postgres)');
-      pg = await startPostgres({
+      pg = startPostgres({
         dir: '.squall/postgres',
         port: Number(env.SQUALL_DEV_PG_PORT) || undefined,
         log: say,
       });
-      env.DATABASE_URL = pg.url;
+      env.DATABASE_URL = (await pg)!.url;
     }
+    if (interrupted()) return; // stopping
     if (!env.REDIS_URL) {
       const { startRedis } = await import('./redis-server.js');
       say('REDIS_URL not set: starting redis-server');
-      redis = await startRedis({ dir: '.squall', log: say });
-      env.REDIS_URL = redis.url;
+      redis = startRedis({ dir: '.squall', log: say });
+      env.REDIS_URL = (await redis)!.url;
     }
+    if (interrupted()) return;
   } catch (err) {
+    // Stopping on a signal: an interrupted start (initdb gets the Ctrl-C too) is no news.
+    if (interrupted()) return;
     process.stderr.write(`squall: ${(err as Error).message}\n`);
     await stopStack();
     process.exit(1);
@@ -43,7 +89,13 @@ async function start(): Promise<void> {
   say(`DATABASE_URL=${env.DATABASE_URL!.replace(/:[^:@/]*@/, ':***@')}`);
   say(`REDIS_URL=${env.REDIS_URL}`);
   say(`serving on http://localhost:${env.PORT || 3000}`);
+  phase = 'service';
   await runMain(env, { afterClose: stopStack });
+  // runMain resolves right after installing its own handlers, with no chance
+  // for a signal to be dispatched in between.
+  for (const signal of startupSignals) process.removeListener(signal, onStartupSignal);
+  const pending = interrupted();
+  if (pending) process.kill(process.pid, pending.signal);
 }
 
 void start();

@@ -1,4 +1,3 @@
 export default async function globalTeardown() {
-  const stack = globalThis.__squallStack ?? [];
-  for (const stop of stack.reverse()) await stop().catch(() => undefined);
+  await globalThis.__squallStopStack?.();
 }
