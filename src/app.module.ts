@@ -1,8 +1,9 @@
-import { DynamicModule, Module, ValidationPipe } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { ChannelsModule } from './channels/channels.module.js';
 import { ChannelsHttpModule } from './channels/http/channels-http.module.js';
 import { HttpExceptionFilter } from './common/http-exception.filter.js';
+import { AppValidationPipe } from './common/validation/validation.pipe.js';
 import { ConfigModule } from './config/config.module.js';
 import { type AppConfig, hasRole } from './config/config.schema.js';
 import { DatabaseModule } from './database/database.module.js';
@@ -11,6 +12,7 @@ import { GatewayModule } from './gateway/gateway.module.js';
 import { HealthModule } from './health/health.module.js';
 import { JobsModule } from './jobs/jobs.module.js';
 import { LoggingModule } from './logging/logging.module.js';
+import { NamespacesHttpModule } from './namespaces/http/namespaces-http.module.js';
 import { RedisModule } from './redis/redis.module.js';
 
 /**
@@ -25,7 +27,7 @@ export class AppModule {
       JobsModule.forRoot(config),
       DemoModule,
     ];
-    if (hasRole(config, 'api')) roleModules.push(ChannelsHttpModule);
+    if (hasRole(config, 'api')) roleModules.push(ChannelsHttpModule, NamespacesHttpModule);
     if (hasRole(config, 'gateway')) roleModules.push(GatewayModule);
     return {
       module: AppModule,
@@ -39,15 +41,7 @@ export class AppModule {
       ],
       providers: [
         { provide: APP_FILTER, useClass: HttpExceptionFilter },
-        {
-          provide: APP_PIPE,
-          useValue: new ValidationPipe({
-            transform: true,
-            whitelist: true,
-            forbidUnknownValues: false,
-            stopAtFirstError: true,
-          }),
-        },
+        { provide: APP_PIPE, useClass: AppValidationPipe },
       ],
     };
   }

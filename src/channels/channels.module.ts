@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { NamespacesModule } from '../namespaces/namespaces.module.js';
 import { BROKER } from './broker/broker.js';
 import { RedisBroker } from './broker/redis.broker.js';
 import { ChannelsService } from './channels.service.js';
@@ -11,7 +12,7 @@ import { PublishRateLimit } from './publish-rate-limit.js';
 
 /** The channels core (store, hub, broker) without transports: every role loads it. */
 @Module({
-  imports: [TypeOrmModule.forFeature([ChannelEntity, MessageEntity])],
+  imports: [TypeOrmModule.forFeature([ChannelEntity, MessageEntity]), NamespacesModule],
   providers: [
     MessageStore,
     { provide: BROKER, useClass: RedisBroker },

@@ -11,6 +11,7 @@ import type { ChannelMessage, Envelope } from './envelope.js';
 import { HubService } from './hub/hub.provider.js';
 import type { Subscriber } from './hub/subscriber.js';
 import { RESYNC_HINT, type SubscribeResult } from './hub/hub.js';
+import { NamespacesService } from '../namespaces/namespaces.service.js';
 import { MessageStore } from './message.store.js';
 
 export interface PublishOptions {
@@ -43,6 +44,7 @@ export class ChannelsService implements BeforeApplicationShutdown {
   constructor(
     private readonly store: MessageStore,
     private readonly hub: HubService,
+    private readonly namespaces: NamespacesService,
     @Inject(BROKER) private readonly broker: Broker,
     @InjectConfig() private readonly config: AppConfig,
     @InjectMetrics() registry: Registry,
@@ -94,6 +96,9 @@ export class ChannelsService implements BeforeApplicationShutdown {
         'payload_too_large',
         `data is ${size} bytes serialised; the limit is ${this.config.MAX_MESSAGE_BYTES}`,
       );
+    }
+    if (!options.asService && !(await this.namespaces.policyFor(channel)).clientPublish) {
+      throw new AppError('forbidden', `clients may not publish in namespace ${channel.split(':')[0]}`);
     }
     const { envelope, created } = await this.store
       .publish(channel, dataJson, options.idempotencyKey)

@@ -5,6 +5,7 @@ import { Histogram, type Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
 import { AppError } from '../common/app-error.js';
 import { Batcher } from '../common/batcher.js';
+import { deleteInBatches } from '../database/delete-in-batches.js';
 import { type AppConfig, InjectConfig } from '../config/app-config.js';
 import { InjectMetrics } from '../health/metrics.js';
 import { Envelope } from './envelope.js';
@@ -302,35 +303,52 @@ export class MessageStore {
 
   /**
    * History retention: keeps at most `maxPerChannel` newest messages per
-   * channel and none older than `ttlSeconds` (0 disables either rule). The
-   * channel rows, and so their seq counters, are never deleted. Deletes in
-   * batches so a large backlog never holds long locks. Returns rows deleted.
+   * channel and none older than `ttlSeconds` (0 disables either rule); a
+   * namespace's own settings (the `namespaces` table) replace either default
+   * for its channels. The channel rows, and so their seq counters, are never
+   * deleted. Deletes in batches. Returns rows deleted.
    */
   async prune(options: { maxPerChannel: number; ttlSeconds: number; batch?: number }): Promise<number> {
     const batch = options.batch ?? 10_000;
+    const overrides: { name: string; max: number | null; ttl: number | null }[] = await this.db.query(
+      `SELECT name, history_max_per_channel AS max, history_ttl_seconds AS ttl FROM namespaces
+       WHERE history_max_per_channel IS NOT NULL OR history_ttl_seconds IS NOT NULL`,
+    );
+    // Channels of namespaces that set a rule follow theirs, the rest the default.
+    const notOverridden = (column: string, channel: string) =>
+      `NOT EXISTS (SELECT 1 FROM namespaces n WHERE n.${column} IS NOT NULL
+         AND position(':' IN ${channel}) > 0 AND n.name = split_part(${channel}, ':', 1))`;
+    // A namespace's channels are a range of the primary key: 'ns:' <= channel < 'ns;'.
+    const inNamespace = (channel: string, param: number) =>
+      `${channel} >= $${param} || ':' AND ${channel} < $${param} || ';'`;
     let total = 0;
-    if (options.ttlSeconds > 0) {
-      for (;;) {
-        const res: [unknown[], number] = await this.db.query(
-          `DELETE FROM messages WHERE ctid = ANY(ARRAY(
-             SELECT ctid FROM messages WHERE published_at < now() - make_interval(secs => $1) LIMIT $2))`,
-          [options.ttlSeconds, batch],
-        );
-        total += res[1];
-        if (res[1] < batch) break;
-      }
-    }
-    if (options.maxPerChannel > 0) {
-      for (;;) {
-        const res: [unknown[], number] = await this.db.query(
-          `DELETE FROM messages WHERE ctid = ANY(ARRAY(
-             SELECT m.ctid FROM messages m JOIN channels c ON c.name = m.channel
-             WHERE c.last_seq > $1 AND m.seq <= c.last_seq - $1 LIMIT $2))`,
-          [options.maxPerChannel, batch],
-        );
-        total += res[1];
-        if (res[1] < batch) break;
-      }
+    const ttl = (seconds: number, scope: string, params: unknown[]) =>
+      seconds > 0
+        ? deleteInBatches(
+            this.db,
+            `DELETE FROM messages WHERE ctid = ANY(ARRAY(
+               SELECT m.ctid FROM messages m WHERE m.published_at < now() - make_interval(secs => $1)
+               AND ${scope} LIMIT $${params.length + 2}))`,
+            [seconds, ...params],
+            batch,
+          )
+        : 0;
+    const max = (keep: number, scope: string, params: unknown[]) =>
+      keep > 0
+        ? deleteInBatches(
+            this.db,
+            `DELETE FROM messages WHERE ctid = ANY(ARRAY(
+               SELECT m.ctid FROM messages m JOIN channels c ON c.name = m.channel
+               WHERE c.last_seq > $1 AND m.seq <= c.last_seq - $1 AND ${scope} LIMIT $${params.length + 2}))`,
+            [keep, ...params],
+            batch,
+          )
+        : 0;
+    total += await ttl(options.ttlSeconds, notOverridden('history_ttl_seconds', 'm.channel'), []);
+    total += await max(options.maxPerChannel, notOverridden('history_max_per_channel', 'c.name'), []);
+    for (const ns of overrides) {
+      if (ns.ttl !== null) total += await ttl(ns.ttl, inNamespace('m.channel', 2), [ns.name]);
+      if (ns.max !== null) total += await max(ns.max, inNamespace('c.name', 2), [ns.name]);
     }
     return total;
   }

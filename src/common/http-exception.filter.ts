@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import { AppError, HTTP_STATUS } from './app-error.js';
+import { constraintViolation } from './database-constraints.js';
 import { isDatabaseUnavailable, isInvalidDataError } from './database-errors.js';
 
 const REASONS: Record<number, string> = {
@@ -97,6 +98,8 @@ export class HttpExceptionFilter implements ExceptionFilter {
     if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) {
       return { status: err.status, message: err.message ?? 'bad request' };
     }
+    const violation = constraintViolation(exception);
+    if (violation) return violation;
     if (isInvalidDataError(exception)) {
       // Postgres refused a value from the request (a NUL byte, say): the input is at fault.
       this.logger.warn(`invalid input reached the database: ${(exception as Error).message}`);

@@ -4,15 +4,13 @@
  */
 import 'reflect-metadata';
 import { DataSource } from 'typeorm';
-import { ChannelEntity } from '../channels/entities/channel.entity.js';
-import { MessageEntity } from '../channels/entities/message.entity.js';
-import { JobEntity } from '../jobs/entities/job.entity.js';
 import { dataSourceOptions } from './data-source-options.js';
+import { entities } from './entities.js';
 
 const url = process.env.DATABASE_URL;
 if (!url) throw new Error('DATABASE_URL is required for migration commands');
 
 export default new DataSource({
   ...dataSourceOptions({ DATABASE_URL: url, DATABASE_POOL_SIZE: 2 }),
-  entities: [ChannelEntity, MessageEntity, JobEntity],
+  entities,
 });

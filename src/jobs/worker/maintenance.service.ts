@@ -14,8 +14,8 @@ export const JOBS_RETENTION = 'jobs-retention';
  * every worker upserts the same scheduler ids, and BullMQ creates one job
  * per period whichever worker runs it, so each pass runs once per cluster.
  *
- * - `history-retention` (every HISTORY_PRUNE_EVERY_MS, when
- *   HISTORY_MAX_PER_CHANNEL or HISTORY_TTL_SECONDS is set): channel history.
+ * - `history-retention` (every HISTORY_PRUNE_EVERY_MS): channel history, by
+ *   HISTORY_MAX_PER_CHANNEL / HISTORY_TTL_SECONDS and namespace settings.
  * - `jobs-retention` (hourly, when JOB_RETENTION_SECONDS is set): finished jobs.
  *
  * A scheduler whose setting is off is removed at start, so turning retention
@@ -39,8 +39,12 @@ export class JobsMaintenance implements OnApplicationBootstrap, BeforeApplicatio
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
+  /**
+   * Always: besides the defaults, namespaces can set their own retention
+   * (see src/namespaces), and a pass with nothing to do is one small query.
+   */
   private get historyOn(): boolean {
-    return this.config.HISTORY_MAX_PER_CHANNEL > 0 || this.config.HISTORY_TTL_SECONDS > 0;
+    return true;
   }
 
   onApplicationBootstrap(): void {
