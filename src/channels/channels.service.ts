@@ -67,7 +67,7 @@ export class ChannelsService implements BeforeApplicationShutdown {
     for (const channel of channels) {
       this.hub.hint(channel);
       this.broker.publish(channel, RESYNC_HINT).catch((err: Error) => {
-        this.logger.warn(`resync hint on ${channel} failed (hubs will sweep): ${err.message}`);
+        this.logger.warn({ msg: 'resync hint failed (hubs will sweep)', channel, err: err.message });
       });
     }
   }
@@ -112,7 +112,7 @@ export class ChannelsService implements BeforeApplicationShutdown {
       this.published.inc();
       this.hub.ingest(envelope);
       this.broker.publish(channel, envelope.json()).catch((err: Error) => {
-        this.logger.warn(`broker publish on ${channel} failed (hubs will resync): ${err.message}`);
+        this.logger.warn({ msg: 'broker publish failed (hubs will resync)', channel, err: err.message });
       });
     }
     return { message: envelope.message, envelope, created };

@@ -95,8 +95,12 @@ export class ChannelsGateway
     // Guards do not run here; authentication will check `request` in this spot.
     const conn = new WsConnection(socket, request.socket as Socket, this.config.WS_MAX_BUFFERED_BYTES, {
       closing: (c) => this.release(c),
-      slowConsumer: () => this.slowConsumers.inc({ transport: 'ws' }),
+      slowConsumer: () => {
+        this.slowConsumers.inc({ transport: 'ws' });
+        this.logger.log({ msg: 'slow consumer closed (1013)', connId: conn.id });
+      },
     });
+    this.logger.debug({ msg: 'connected', connId: conn.id, ip: request.socket.remoteAddress });
     this.connections.set(socket, conn);
     // Any frame is as good as a pong: a client whose reads are paused behind a
     // slow frame cannot have its pongs read, yet it is plainly alive.
@@ -110,6 +114,7 @@ export class ChannelsGateway
     if (!conn) return;
     this.connections.delete(socket);
     conn.markClosing();
+    this.logger.debug({ msg: 'disconnected', connId: conn.id });
   }
 
   /** A closing connection's subscriptions end at once, not when its close handshake completes. */

@@ -9,6 +9,7 @@ import type { WebSocket, WebSocketServer } from 'ws';
 import { rawHttpError } from '../common/raw-http-error.js';
 import type { AppConfig } from '../config/config.schema.js';
 import { ReadBudget } from './read-budget.js';
+import { connIdOf } from './ws-connection.js';
 import { type ClientFrame, FrameError, errorFrame, frameRefs, parseFrame } from './frames.js';
 
 const OPEN = 1;
@@ -82,7 +83,9 @@ export class SquallWsAdapter extends WsAdapter {
   /** Client misbehaviour (oversized or broken frames) is routine on a public socket: no error-level log. */
   override bindErrorHandler(server: WebSocketServer): WebSocketServer {
     server.on('connection', (ws: WebSocket) =>
-      ws.on('error', (err: Error) => this.log.debug(`client socket error: ${err.message}`)),
+      ws.on('error', (err: Error) =>
+        this.log.debug({ msg: 'client socket error', connId: connIdOf(ws), err: err.message }),
+      ),
     );
     server.on('error', (err: Error) => this.log.error(err));
     return server;
@@ -111,7 +114,7 @@ export class SquallWsAdapter extends WsAdapter {
         concatMap((event) =>
           this.dispatch(client, (event as { data: unknown }).data, byEvent, transform).pipe(
             catchError((err: unknown) => {
-              this.log.error(err);
+              this.log.error({ msg: 'frame handler failed', connId: connIdOf(client), err });
               return EMPTY;
             }),
             finalize(() => budget.served(sizeOf(event))),
@@ -150,7 +153,7 @@ export class SquallWsAdapter extends WsAdapter {
         ),
       );
     } catch (err) {
-      this.log.error(err);
+      this.log.error({ msg: 'frame handler threw', connId: connIdOf(client), event: frame.event, err });
       return this.reject(client, 'internal', 'internal error', frame.ref);
     }
   }

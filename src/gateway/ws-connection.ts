@@ -12,14 +12,23 @@ export const CLOSE_TRY_AGAIN_LATER = 1013;
  */
 export const SLOW_CONSUMER_GRACE_MS = 1000;
 
+const ids = new WeakMap<object, string>();
+let lastId = 0;
+
+/** The connection's id (`ws:N`), the same in every log line and rate-limit key about it. */
+export function connIdOf(socket: object): string {
+  let id = ids.get(socket);
+  if (!id) ids.set(socket, (id = `ws:${++lastId}`));
+  return id;
+}
+
 /**
  * Squall's state for one WebSocket: its subscriptions, liveness and send
  * side. (Its frames are served one at a time by SquallWsAdapter.)
  */
 export class WsConnection {
-  private static count = 0;
   /** Identifies the connection in rate limits and logs. */
-  readonly id = `ws:${++WsConnection.count}`;
+  readonly id: string;
   readonly subscriptions = new Map<string, SubscribeResult>();
   missedPongs = 0;
   closed = false;
@@ -40,6 +49,7 @@ export class WsConnection {
     // Well under the slow-consumer limit, and above Node's own 16 KiB
     // highWaterMark so a 'drain' is always on its way once we wait.
     this.lowWater = Math.max(64 * 1024, Math.floor(maxBufferedBytes / 4));
+    this.id = connIdOf(socket);
   }
 
   reply(event: string, data: unknown, ref?: string): void {

@@ -4,6 +4,7 @@ import type { WebSocket } from 'ws';
 import { AppError } from '../common/app-error.js';
 import { isDatabaseUnavailable } from '../common/database-errors.js';
 import { type WsErrorCode, errorFrame, frameRefs } from './frames.js';
+import { connIdOf } from './ws-connection.js';
 
 const BY_STATUS: Record<number, WsErrorCode> = {
   400: 'bad_request',
@@ -28,11 +29,14 @@ export class WsErrorFilter implements WsExceptionFilter {
     const client = ws.getClient<WebSocket>();
     const data = ws.getData<unknown>();
     const ref = typeof data === 'object' && data !== null ? frameRefs.get(data) : undefined;
-    const { code, message, retryAfterMs } = this.describe(exception);
+    const { code, message, retryAfterMs } = this.describe(exception, connIdOf(client));
     if (client.readyState === 1) client.send(errorFrame(code, message, ref, retryAfterMs));
   }
 
-  private describe(exception: unknown): { code: WsErrorCode; message: string; retryAfterMs?: number } {
+  private describe(
+    exception: unknown,
+    connId: string,
+  ): { code: WsErrorCode; message: string; retryAfterMs?: number } {
     if (exception instanceof AppError) {
       if (exception.code === 'conflict') return { code: 'bad_request', message: exception.message };
       // "Try again shortly" (an outage, a full queue, shutdown) is not a bug: say so, and when.
@@ -55,7 +59,7 @@ export class WsErrorFilter implements WsExceptionFilter {
     if (isDatabaseUnavailable(exception)) {
       return { code: 'unavailable', message: 'database unavailable, retry', retryAfterMs: 2000 };
     }
-    this.logger.error(exception);
+    this.logger.error({ msg: 'frame failed', connId, err: exception });
     return { code: 'internal', message: 'internal error' };
   }
 }

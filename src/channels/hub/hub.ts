@@ -89,7 +89,7 @@ export class Hub {
       try {
         envelope = Envelope.fromJson(json);
       } catch {
-        this.logger.warn(`dropped a malformed broker message on ${channel}`);
+        this.logger.warn({ msg: 'dropped a malformed broker message', channel });
         return;
       }
       this.ingest(envelope);
@@ -193,7 +193,11 @@ export class Hub {
         attempt = 0;
       } catch (err) {
         // Postgres blipped: keep the subscription held and try again.
-        this.logger.warn(`history read for ${subscription.channel} failed: ${(err as Error).message}`);
+        this.logger.warn({
+          msg: 'history read failed',
+          channel: subscription.channel,
+          err: (err as Error).message,
+        });
         await delay(Math.min(100 * 2 ** attempt++, 2000));
         continue;
       }
@@ -244,7 +248,7 @@ export class Hub {
     try {
       heads = await this.store.lastSeqs(open.map((s) => s.name));
     } catch (err) {
-      this.logger.warn(`resync failed: ${(err as Error).message}`);
+      this.logger.warn({ msg: 'resync failed', err: (err as Error).message });
       return;
     }
     for (const stream of open) {
@@ -313,7 +317,7 @@ export class Hub {
           try {
             page = await this.store.history(stream.name, stream.nextSeq - 1, PAGE);
           } catch (err) {
-            this.logger.warn(`gap fill for ${stream.name} failed: ${(err as Error).message}`);
+            this.logger.warn({ msg: 'gap fill failed', channel: stream.name, err: (err as Error).message });
             await delay(Math.min(100 * 2 ** attempt++, 2000));
             continue;
           }
@@ -369,7 +373,7 @@ export class Hub {
     if (this.streams.get(stream.name) === stream) this.streams.delete(stream.name);
     stream.closed = true;
     void this.broker.unsubscribe(stream.name).catch((err: Error) => {
-      this.logger.warn(`broker unsubscribe ${stream.name} failed: ${err.message}`);
+      this.logger.warn({ msg: 'broker unsubscribe failed', channel: stream.name, err: err.message });
     });
   }
 }
