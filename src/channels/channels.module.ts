@@ -6,7 +6,7 @@ import { RedisBroker } from './broker/redis.broker.js';
 import { ChannelsService } from './channels.service.js';
 import { ChannelEntity } from './entities/channel.entity.js';
 import { MessageEntity } from './entities/message.entity.js';
-import { HubService } from './hub/hub.provider.js';
+import { HubService } from './hub/hub.service.js';
 import { MessageStore } from './message.store.js';
 import { PublishRateLimit } from './publish-rate-limit.js';
 

@@ -8,11 +8,15 @@ import { InjectMetrics } from '../health/metrics.js';
 import { BROKER, type Broker } from './broker/broker.js';
 import { assertChannelName, isServiceOnly } from './channel-name.js';
 import type { ChannelMessage, Envelope } from './envelope.js';
-import { HubService } from './hub/hub.provider.js';
-import type { Subscriber } from './hub/subscriber.js';
+import { HubService } from './hub/hub.service.js';
 import { RESYNC_HINT, type SubscribeResult } from './hub/hub.js';
+import type { Subscriber } from './hub/subscriber.js';
 import { NamespacesService } from '../namespaces/namespaces.service.js';
 import { MessageStore } from './message.store.js';
+
+/** What transports hand the hub, and get back for a subscription: the only hub types they see. */
+export type { Subscriber };
+export type ChannelSubscription = SubscribeResult;
 
 export interface PublishOptions {
   idempotencyKey?: string;
@@ -144,16 +148,16 @@ export class ChannelsService implements BeforeApplicationShutdown {
   }
 
   /** Joins the channel; call {@link start} once the subscribe has been answered. */
-  subscribe(channel: string, subscriber: Subscriber, after?: number): Promise<SubscribeResult> {
+  subscribe(channel: string, subscriber: Subscriber, after?: number): Promise<ChannelSubscription> {
     this.assertChannel(channel);
     return this.hub.subscribe(channel, subscriber, after);
   }
 
-  start(result: SubscribeResult, pageSize?: number): Promise<void> {
+  start(result: ChannelSubscription, pageSize?: number): Promise<void> {
     return this.hub.start(result.subscription, pageSize);
   }
 
-  unsubscribe(result: SubscribeResult): void {
+  unsubscribe(result: ChannelSubscription): void {
     this.hub.unsubscribe(result.subscription);
   }
 
@@ -186,7 +190,7 @@ export class ChannelsService implements BeforeApplicationShutdown {
     const messages: Envelope[] = [];
     let resolve!: () => void;
     const done = new Promise<void>((r) => (resolve = r));
-    const held: { result?: SubscribeResult } = {};
+    const held: { result?: ChannelSubscription } = {};
     // Finishing also cancels the subscription, which stops a history replay
     // still in progress: a poll never reads more than it answers.
     const finish = () => {

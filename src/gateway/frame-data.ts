@@ -1,6 +1,6 @@
 import { AppError } from '../common/app-error.js';
 import { assertChannelName } from '../channels/channel-name.js';
-import { parsePublishBody, type PublishBody } from '../channels/dto/publish-body.js';
+import { parsePublishBody, type PublishBody } from '../channels/dto/parse-publish-body.js';
 
 function channelOf(data: Record<string, unknown>): string {
   if (typeof data.channel !== 'string' || data.channel.length === 0) {

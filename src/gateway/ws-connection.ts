@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
-import type { SubscribeResult } from '../channels/hub/hub.js';
+import type { ChannelSubscription } from '../channels/channels.service.js';
 import { replyFrame } from './frames.js';
 
 export const CLOSE_GOING_AWAY = 1001;
@@ -29,7 +29,7 @@ export function connIdOf(socket: object): string {
 export class WsConnection {
   /** Identifies the connection in rate limits and logs. */
   readonly id: string;
-  readonly subscriptions = new Map<string, SubscribeResult>();
+  readonly subscriptions = new Map<string, ChannelSubscription>();
   missedPongs = 0;
   closed = false;
   private readonly lowWater: number;

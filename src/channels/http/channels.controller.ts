@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpStatus, Param, Post, Query, Req, Res } from 
 import type { Request, Response } from 'express';
 import { ChannelsService } from '../channels.service.js';
 import { HistoryQueryDto, PollQueryDto } from '../dto/channel-queries.dto.js';
-import { parsePublishBody } from '../dto/publish-body.js';
+import { parsePublishBody } from '../dto/parse-publish-body.js';
 import { PublishRateLimit } from '../publish-rate-limit.js';
 import { pageJson } from './page-json.js';
 

@@ -1,5 +1,5 @@
 import { jest } from '@jest/globals';
-import { MemoryBroker } from '../../broker/memory.broker.js';
+import { MemoryBroker } from '../../broker/testing/memory.broker.js';
 import { type ChannelMessage, Envelope } from '../../envelope.js';
 import { Hub, type SubscribeResult } from '../hub.js';
 import type { Subscriber } from '../subscriber.js';

@@ -1,8 +1,8 @@
-import type { Broker } from './broker.js';
+import type { Broker } from '../broker.js';
 
 /**
- * In-process broker: for a single instance without Redis fan-out, and for
- * unit tests of the hub, which can make it drop or reorder on purpose.
+ * In-process broker for unit tests of the hub, which can make it drop or
+ * reorder on purpose. Not built into dist/ (testing/ folders never are).
  */
 export class MemoryBroker implements Broker {
   readonly subscribed = new Set<string>();
