@@ -3,20 +3,16 @@ import type { Duplex } from 'node:stream';
 import { type INestApplicationContext, Logger } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { MessageMappingProperties } from '@nestjs/websockets';
-import { EMPTY, type Observable, fromEvent } from 'rxjs';
-import { catchError, concatMap, filter, finalize, first, map, share, takeUntil, tap } from 'rxjs/operators';
+import { type Observable, isObservable, lastValueFrom } from 'rxjs';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { rawHttpError } from '../common/raw-http-error.js';
 import type { AppConfig } from '../config/config.schema.js';
-import { ReadBudget } from './read-budget.js';
+import { FrameQueue } from './frame-queue.js';
 import { connIdOf } from './ws-connection.js';
 import { type ClientFrame, FrameError, errorFrame, frameRefs, parseFrame } from './frames.js';
 
 const OPEN = 1;
 type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
-/** Frames, and bytes, read but not yet served on one connection before reading pauses. */
-const MAX_PENDING_FRAMES = 64;
-const MAX_PENDING_BYTES = 1024 * 1024;
 
 /**
  * `@nestjs/platform-ws` with Squall's frame contract. The stock adapter drops
@@ -94,45 +90,17 @@ export class SquallWsAdapter extends WsAdapter {
   override bindMessageHandlers(
     client: WebSocket,
     handlers: MessageMappingProperties[],
-    transform: (data: unknown) => Observable<unknown>,
+    _transform: (data: unknown) => Observable<unknown>,
   ): void {
-    const byEvent = new Map(handlers.map((h) => [h.message as string, h]));
-    const close$ = fromEvent(client, 'close').pipe(share(), first());
-    // One frame at a time, in arrival order (concatMap, not Nest's mergeMap):
-    // replies and error frames come back in the order their frames were sent,
-    // so a client can pipeline, and a `ping` is a barrier. A client that
-    // sends faster than it is served stops being read (TCP backpressure)
-    // instead of queueing frames in memory without bound.
-    const budget = new ReadBudget(MAX_PENDING_FRAMES, MAX_PENDING_BYTES, client);
-    const sizeOf = (event: unknown) => {
-      const data = (event as { data: unknown }).data;
-      return typeof data === 'string' ? data.length : Buffer.isBuffer(data) ? data.length : 0;
-    };
-    fromEvent(client, 'message')
-      .pipe(
-        tap((event) => budget.read(sizeOf(event))),
-        concatMap((event) =>
-          this.dispatch(client, (event as { data: unknown }).data, byEvent, transform).pipe(
-            catchError((err: unknown) => {
-              this.log.error({ msg: 'frame handler failed', connId: connIdOf(client), err });
-              return EMPTY;
-            }),
-            finalize(() => budget.served(sizeOf(event))),
-          ),
-        ),
-        takeUntil(close$),
-      )
-      .subscribe((reply) => {
-        if (client.readyState === OPEN) client.send(JSON.stringify(reply));
-      });
+    // Nest builds `handlers` per connection (callbacks bound to it); a
+    // linear find over the four events costs less than a Map per connection.
+    const queue = new FrameQueue(client, (frame) => this.serve(client, frame, handlers));
+    client.on('message', (data: Buffer) => queue.push(data));
+    client.once('close', () => queue.close());
   }
 
-  private dispatch(
-    client: WebSocket,
-    raw: unknown,
-    byEvent: Map<string, MessageMappingProperties>,
-    transform: (data: unknown) => Observable<unknown>,
-  ): Observable<unknown> {
+  /** One frame: parsed, routed, answered (with its `ref`); never throws. */
+  private async serve(client: WebSocket, raw: Buffer, handlers: MessageMappingProperties[]): Promise<void> {
     let frame: ClientFrame;
     try {
       frame = parseFrame(raw);
@@ -140,31 +108,28 @@ export class SquallWsAdapter extends WsAdapter {
       const e = err as FrameError;
       return this.reject(client, e.code, e.message, e.ref);
     }
-    const handler = byEvent.get(frame.event);
+    const handler = handlers.find((h) => h.message === frame.event);
     if (!handler) return this.reject(client, 'bad_request', `unknown event "${frame.event}"`, frame.ref);
     if (frame.ref !== undefined) frameRefs.set(frame.data, frame.ref);
+    let reply: unknown;
     try {
-      return transform(handler.callback(frame.data, frame.event)).pipe(
-        filter((reply) => reply !== undefined && reply !== null),
-        map((reply) =>
-          frame.ref !== undefined && typeof reply === 'object'
-            ? { ...(reply as object), ref: frame.ref }
-            : reply,
-        ),
-      );
+      // Handler errors reach WsErrorFilter inside the callback; what lands
+      // here is a bug in the plumbing.
+      const result: unknown = await handler.callback(frame.data, frame.event);
+      reply = isObservable(result) ? await lastValueFrom(result, { defaultValue: undefined }) : result;
     } catch (err) {
       this.log.error({ msg: 'frame handler threw', connId: connIdOf(client), event: frame.event, err });
       return this.reject(client, 'internal', 'internal error', frame.ref);
     }
+    if (reply === undefined || reply === null || client.readyState !== OPEN) return;
+    client.send(
+      JSON.stringify(
+        frame.ref !== undefined && typeof reply === 'object' ? { ...reply, ref: frame.ref } : reply,
+      ),
+    );
   }
 
-  private reject(
-    client: WebSocket,
-    code: FrameError['code'],
-    message: string,
-    ref?: string,
-  ): Observable<never> {
+  private reject(client: WebSocket, code: FrameError['code'], message: string, ref?: string): void {
     if (client.readyState === OPEN) client.send(errorFrame(code, message, ref));
-    return EMPTY;
   }
 }
