@@ -4,6 +4,7 @@ import type { ChannelSubscription } from '../channels/channels.service.js';
 import { replyFrame } from './frames.js';
 
 export const CLOSE_GOING_AWAY = 1001;
+const TEXT = { binary: false } as const;
 export const CLOSE_TRY_AGAIN_LATER = 1013;
 /**
  * How long a slow consumer gets to take its 1013 before its socket is cut:
@@ -61,14 +62,15 @@ export class WsConnection {
    * its unsent buffer under WS_MAX_BUFFERED_BYTES is closed with 1013: it
    * reconnects and resumes with `after`, and never slows anyone else down.
    */
-  send(frame: string): void {
+  send(frame: string | Buffer): void {
     if (this.closed) return;
     if (this.socket.readyState !== 1) {
       // The client started closing: ws says so only once the handshake ends.
       this.markClosing();
       return;
     }
-    this.socket.send(frame);
+    // A Buffer would go out as a binary frame unless told otherwise.
+    this.socket.send(frame, TEXT);
     if (this.socket.bufferedAmount > this.maxBufferedBytes) this.dropSlowConsumer();
   }
 
