@@ -181,8 +181,12 @@ export class ChannelsService implements BeforeApplicationShutdown {
     // is a client ahead of this instance's hub (it read from a busier
     // instance): Postgres may already hold what the hub has yet to hear of.
     this.assertChannel(channel);
-    if (this.hub.knownLastSeq(channel) !== after) {
-      const rows = await this.store.history(channel, after, limit);
+    const known = this.hub.knownLastSeq(channel);
+    if (known !== after) {
+      // Just behind this instance's head: the recent window has it, no query.
+      const recent =
+        known !== undefined && after < known ? this.hub.recentAfter(channel, after, limit) : undefined;
+      const rows = recent ?? (await this.store.history(channel, after, limit));
       if (rows.length > 0) {
         return { messages: rows, lastSeq: rows[rows.length - 1].seq, truncated: rows[0].seq > after + 1 };
       }

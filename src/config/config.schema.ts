@@ -73,6 +73,11 @@ export const configSchema = z.object({
   WS_MAX_SUBSCRIPTIONS: int(1, 100_000).default(1000),
   SSE_HEARTBEAT_MS: int(1000, 600_000).default(15_000),
   HUB_SWEEP_INTERVAL_MS: int(100, 600_000).default(5000),
+  /** How long a channel stays followed after its last local subscriber left (long polls come right back). */
+  HUB_LINGER_MS: int(0, 600_000).default(30_000),
+  /** Per followed channel: recent messages kept in memory for resumes and polls (count, and characters). */
+  HUB_RECENT_MAX_MESSAGES: int(0, 100_000).default(100),
+  HUB_RECENT_MAX_BYTES: int(0, 64 * 1024 * 1024).default(256 * 1024),
   HISTORY_MAX_PER_CHANNEL: int(0, 1_000_000_000).default(0),
   HISTORY_TTL_SECONDS: int(0, 10 * 365 * 24 * 3600).default(0),
   HISTORY_PRUNE_EVERY_MS: int(1000, 24 * 3600 * 1000).default(60_000),

@@ -30,16 +30,25 @@ export class HubService extends Hub implements OnModuleInit, OnApplicationShutdo
       help: 'Messages handed to local subscribers (one per subscriber)',
       registers: [registry],
     });
-    super(store, broker, {
-      onGap: () => gaps.inc(),
-      onSkip: (_c, from, to) => skipped.inc(to - from + 1),
-      onDeliver: (n) => delivered.inc(n),
-    });
+    super(
+      store,
+      broker,
+      {
+        onGap: () => gaps.inc(),
+        onSkip: (_c, from, to) => skipped.inc(to - from + 1),
+        onDeliver: (n) => delivered.inc(n),
+      },
+      {
+        lingerMs: config.HUB_LINGER_MS,
+        recentMaxMessages: config.HUB_RECENT_MAX_MESSAGES,
+        recentMaxBytes: config.HUB_RECENT_MAX_BYTES,
+      },
+    );
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const hub = this;
     new Gauge({
       name: 'squall_hub_channels',
-      help: 'Channels with local subscribers (each one subscribed in Redis)',
+      help: 'Channels this instance follows (each one subscribed in Redis), including ones kept for HUB_LINGER_MS after their last subscriber left',
       registers: [registry],
       collect() {
         this.set(hub.channelCount);
