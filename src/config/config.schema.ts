@@ -77,7 +77,8 @@ export const configSchema = z.object({
   /** Publish statements running at once per instance; publishes beyond them are committed together (group commit). */
   PUBLISH_CONCURRENCY: int(1, 64).default(2),
   RATE_LIMIT_PUBLISH_PER_SEC: int(0, 1_000_000).default(0),
-  TRUST_PROXY: z.string().trim().default('loopback, linklocal, uniquelocal'),
+  /** Proxies whose X-Forwarded-For is believed; by default only one on this machine (a peer on a shared network could forge it). */
+  TRUST_PROXY: z.string().trim().default('loopback'),
   /** Comma list of origins allowed by CORS, or `*`; empty disables CORS. */
   CORS_ORIGINS: z.string().trim().default(''),
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),

@@ -14,8 +14,9 @@ export class JobEventsInline1764170000000 implements MigrationInterface {
     await q.query(`DROP INDEX IF EXISTS "jobs_unenqueued_idx"`);
     await q.query(`DROP INDEX IF EXISTS "jobs_pending_check_idx"`);
     await q.query(`DROP INDEX IF EXISTS "jobs_final_event_idx"`);
-    await q.query(`ALTER TABLE "jobs" ADD COLUMN "check_at" timestamptz, ADD COLUMN "lease_expires_at" timestamptz`);
-    await q.query(`UPDATE "jobs" SET "check_at" = now() WHERE state IN ('queued', 'active')`);
+    await q.query(
+      `ALTER TABLE "jobs" ADD COLUMN "check_at" timestamptz NOT NULL DEFAULT now(), ADD COLUMN "lease_expires_at" timestamptz`,
+    );
     await q.query(
       `ALTER TABLE "jobs" DROP COLUMN "enqueued_at", DROP COLUMN "checked_at", DROP COLUMN "final_event_pending"`,
     );

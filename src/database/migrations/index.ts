@@ -7,4 +7,9 @@ import { JobEventsInline1764170000000 } from './1764170000000-JobEventsInline.js
  * Every migration, oldest first. Listed by hand rather than globbed so the same
  * list works from `dist/` (runtime, CLI) and from `src/` (Jest).
  */
-export const migrations = [Channels1764140000000, Jobs1764150000000, MessageDataJson1764160000000, JobEventsInline1764170000000];
+export const migrations = [
+  Channels1764140000000,
+  Jobs1764150000000,
+  MessageDataJson1764160000000,
+  JobEventsInline1764170000000,
+];

@@ -64,8 +64,8 @@ export class JobEntity {
   leaseExpiresAt!: Date | null;
 
   /** When the reconciler is next due to compare this pending row with BullMQ. */
-  @Column({ name: 'check_at', type: 'timestamptz', nullable: true })
-  checkAt!: Date | null;
+  @Column({ name: 'check_at', type: 'timestamptz', default: () => 'now()' })
+  checkAt!: Date;
 
   @Column({ name: 'run_at', type: 'timestamptz' })
   runAt!: Date;

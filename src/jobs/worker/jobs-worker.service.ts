@@ -15,10 +15,24 @@ import { JobRunner, type Run } from './job-runner.js';
  * concurrency), cancellation delivery, and the graceful drain.
  *
  * Cancel reaches the process running a job two ways: a Redis pub/sub message
- * with the job id (immediate), and, as a backstop for a missed message, a
- * check every JOB_RECONCILE_INTERVAL_MS of the leases this process holds —
- * which also stops a stale attempt whose job another worker has taken over.
+ * with the job id (immediate), and, as a backstop for a missed message, the
+ * heartbeat: every few seconds one statement renews the leases of all the
+ * attempts this process runs (see {@link leaseMs}) and answers those it could
+ * not renew — cancelled, or taken over after their lease expired — which are
+ * then aborted.
  */
+/**
+ * How long an attempt's lease holds without renewal: twice BullMQ's lock, so
+ * a worker whose event loop is blocked past the lock (BullMQ then hands the
+ * job to another worker) still holds the row, and the other worker waits for
+ * the lease instead of running the job a second time at once.
+ */
+export const leaseMs = (config: Pick<AppConfig, 'JOB_LOCK_DURATION_MS'>) => 2 * config.JOB_LOCK_DURATION_MS;
+
+/** How often the leases are renewed: several times per lease, and at least as often as the reconciler runs. */
+export const heartbeatMs = (config: Pick<AppConfig, 'JOB_LOCK_DURATION_MS' | 'JOB_RECONCILE_INTERVAL_MS'>) =>
+  Math.min(config.JOB_RECONCILE_INTERVAL_MS, Math.floor(leaseMs(config) / 4));
+
 @Injectable()
 export class JobsWorkerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('JobsWorker');
@@ -32,6 +46,7 @@ export class JobsWorkerService implements OnApplicationBootstrap, BeforeApplicat
   private givingBack = false;
   private subscriber?: Redis;
   private leaseTimer?: NodeJS.Timeout;
+  private beating = false;
 
   constructor(
     private readonly registry: JobRegistry,
@@ -51,6 +66,7 @@ export class JobsWorkerService implements OnApplicationBootstrap, BeforeApplicat
         events: this.events,
         metrics: this.metrics,
         maxResultBytes: this.config.MAX_MESSAGE_BYTES,
+        leaseMs: leaseMs(this.config),
         stopping: () => this.stopping,
         track: (run) => {
           this.runs.add(run);
@@ -84,7 +100,7 @@ export class JobsWorkerService implements OnApplicationBootstrap, BeforeApplicat
         .catch((err: Error) => this.logger.error(`worker ${handler.name} stopped: ${err.message}`));
     }
     this.listenForCancels();
-    this.leaseTimer = setInterval(() => void this.checkLeases(), this.config.JOB_RECONCILE_INTERVAL_MS);
+    this.leaseTimer = setInterval(() => void this.heartbeat(), heartbeatMs(this.config));
     this.leaseTimer.unref();
     this.logger.log(
       `running ${this.registry
@@ -122,12 +138,19 @@ export class JobsWorkerService implements OnApplicationBootstrap, BeforeApplicat
     }
   }
 
-  /** Aborts local attempts whose lease is no longer current (cancelled, or taken over after a stall). */
-  private async checkLeases(): Promise<void> {
+  /**
+   * Renews the leases of local attempts; aborts those whose lease is no
+   * longer current (cancelled, or taken over after it expired).
+   */
+  private async heartbeat(): Promise<void> {
     const runs = [...this.runs];
-    if (runs.length === 0) return;
+    if (runs.length === 0 || this.beating) return;
+    this.beating = true;
     try {
-      const stale = await this.store.staleLeases(runs.map((r) => ({ id: r.id, lease: r.lease })));
+      const stale = await this.store.heartbeat(
+        runs.map((r) => ({ id: r.id, lease: r.lease })),
+        leaseMs(this.config),
+      );
       for (const s of stale) {
         const run = runs.find((r) => r.lease === s.lease);
         if (!run) continue;
@@ -135,7 +158,9 @@ export class JobsWorkerService implements OnApplicationBootstrap, BeforeApplicat
         else run.abort('lost', `the job is no longer held by this attempt (now ${s.state ?? 'deleted'})`);
       }
     } catch (err) {
-      this.logger.debug(`lease check failed: ${(err as Error).message}`);
+      this.logger.warn(`lease heartbeat failed: ${(err as Error).message}`);
+    } finally {
+      this.beating = false;
     }
   }
 
