@@ -16,6 +16,8 @@ import { JobsStore } from './jobs.store.js';
 export const MAX_DELAY_MS = 365 * 24 * 3600 * 1000;
 /** BullMQ's own limit (2 ** 21 - 1): a larger priority would never be enqueued. */
 export const MAX_PRIORITY = PRIORITY_LIMIT;
+/** When the reconciler first makes sure BullMQ has a job, after the time it should run. */
+const FIRST_CHECK_AFTER_MS = 1000;
 /** Printable ASCII without space (0x21..0x7e). */
 export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
 
@@ -78,8 +80,9 @@ export class JobsService {
         priority: input.priority ?? 0,
         delayMs: input.delayMs ?? 0,
         idempotencyKey: input.idempotencyKey,
-        // Should BullMQ not get it now (Redis away), the reconciler adds it then.
-        checkAfterMs: 2 * this.config.JOB_RECONCILE_INTERVAL_MS,
+        // BullMQ gets it within milliseconds; should it not (Redis away), the
+        // reconciler finds out a second after the job should have run.
+        checkAfterMs: FIRST_CHECK_AFTER_MS,
       });
     } catch (err) {
       // e.g. \u0000 in a string: Postgres refuses it in jsonb. The input is at
