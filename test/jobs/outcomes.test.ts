@@ -41,9 +41,9 @@ describe('events always fit', () => {
   });
 
   it('a deeply nested result is stored and announced', async () => {
-    const { job, final } = await run({ do: 'deep-result', n: 62 });
+    const { job, final } = await run({ do: 'deep-result', n: 64 });
     expect(final.event).toBe('completed');
-    expect(JSON.stringify((await getJob(api, job.id)).result).split('{').length - 1).toBe(61);
+    expect(JSON.stringify((await getJob(api, job.id)).result).split('{').length - 1).toBe(63);
   });
 
   it('an error far longer than the worker message limit still gets its failed event, clipped', async () => {
