@@ -87,9 +87,14 @@ describe('JobsStore', () => {
     const lease = randomUUID();
     await store.activate(id, lease, 10_000);
     await store.complete(id, lease, '{"ok":true}');
+    // Also a message written the way an older release did (its own statement).
     await db.query(`INSERT INTO channels (name, last_seq) VALUES ($1, 1) ON CONFLICT (name) DO NOTHING`, [
       `job:${id}`,
     ]);
+    await db.query(
+      `INSERT INTO messages (channel, seq, id, data) VALUES ($1, 1000, gen_random_uuid(), '{}')`,
+      [`job:${id}`],
+    );
     await db.query(`UPDATE jobs SET finished_at = now() - interval '2 hours' WHERE id = $1`, [id]);
     expect(
       await count(`SELECT count(*) AS n FROM messages WHERE channel = $1`, [`job:${id}`]),
