@@ -22,16 +22,18 @@ import { JobRunner, type Run } from './job-runner.js';
  * then aborted.
  */
 /**
- * How long an attempt's lease holds without renewal: twice BullMQ's lock, so
- * a worker whose event loop is blocked past the lock (BullMQ then hands the
- * job to another worker) still holds the row, and the other worker waits for
- * the lease instead of running the job a second time at once.
+ * How long an attempt's lease holds without renewal: three times BullMQ's
+ * lock. A worker whose event loop is blocked (a CPU-bound handler) renews
+ * neither; BullMQ then takes the job for stalled and hands it to another
+ * worker, which finds the lease still live and waits for it instead of
+ * running the job a second time at once. So a handler may block for up to
+ * about two lock durations; only a worker silent for the whole lease is dead.
  */
-export const leaseMs = (config: Pick<AppConfig, 'JOB_LOCK_DURATION_MS'>) => 2 * config.JOB_LOCK_DURATION_MS;
+export const leaseMs = (config: Pick<AppConfig, 'JOB_LOCK_DURATION_MS'>) => 3 * config.JOB_LOCK_DURATION_MS;
 
 /** How often the leases are renewed: several times per lease, and at least as often as the reconciler runs. */
 export const heartbeatMs = (config: Pick<AppConfig, 'JOB_LOCK_DURATION_MS' | 'JOB_RECONCILE_INTERVAL_MS'>) =>
-  Math.min(config.JOB_RECONCILE_INTERVAL_MS, Math.floor(leaseMs(config) / 4));
+  Math.min(config.JOB_RECONCILE_INTERVAL_MS, Math.floor(leaseMs(config) / 6));
 
 @Injectable()
 export class JobsWorkerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
