@@ -43,7 +43,12 @@ function setup(run: (payload: unknown, ctx: JobContext) => Promise<unknown>) {
   const calls: string[] = [];
   let onTrack: (abort: (kind: 'cancelled' | 'lost', m: string) => void) => void = () => undefined;
   const store = {
-    activate: jest.fn(async (_id: string, lease: string) => (calls.push('activate'), row({ lease }))),
+    activate: jest.fn(
+      async (_id: string, lease: string): Promise<Transitioned | null> => (
+        calls.push('activate'),
+        row({ lease })
+      ),
+    ),
     get: jest.fn(async () => null as JobRow | null),
     progress: jest.fn(async (_id: string, lease: string, p: number) => {
       calls.push(`progress ${p}`);
