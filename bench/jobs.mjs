@@ -108,6 +108,13 @@ async function squall(infra) {
   const ids = [];
   const x0 = await xacts();
   const r0 = await redisCalls(redis);
+  // --monitor: count the commands clients send (round trips, pipelines aside),
+  // leaving out those BullMQ's Lua scripts run inside Redis. MONITOR slows Redis: rates are then off.
+  let clientCommands = 0;
+  const monitor = process.argv.includes('--monitor') ? await new Redis(infra.redisUrl).monitor() : undefined;
+  monitor?.on('monitor', (_time, _args, source) => {
+    if (source !== 'lua') clientCommands++;
+  });
   let polls = 0;
   const started = performance.now();
   await loops(JOBS, async () => {
@@ -132,6 +139,7 @@ async function squall(infra) {
   const seconds = (performance.now() - started) / 1000;
   const statements = (await xacts()) - x0 - polls - 1;
   const r1 = await redisCalls(redis);
+  monitor?.disconnect();
   const commands = total(r1) - total(r0);
   const byCommand = Object.fromEntries(
     [...r1]
@@ -143,6 +151,7 @@ async function squall(infra) {
   redis.disconnect();
   await Promise.all([api.stop(), worker.stop()]);
   return {
+    clientCommands: monitor ? clientCommands / JOBS : undefined,
     submitRate: JOBS / submitSeconds,
     rate: JOBS / seconds,
     statements: statements / JOBS,
@@ -167,6 +176,7 @@ async function main() {
       ratio: Number((s.rate / b).toFixed(3)),
       pgStatementsPerJob: Number(s.statements.toFixed(2)),
       redisCommandsPerJob: Number(s.commands.toFixed(2)),
+      redisClientCommandsPerJob: s.clientCommands && Number(s.clientCommands.toFixed(2)),
       redisCommandsPerJobByCommand: s.byCommand,
     };
     console.log(JSON.stringify(out));
