@@ -49,6 +49,7 @@ export class JobsWorkerService implements OnApplicationBootstrap, BeforeApplicat
   private subscriber?: Redis;
   private leaseTimer?: NodeJS.Timeout;
   private beating = false;
+  private heartbeatFailing = false;
 
   constructor(
     private readonly registry: JobRegistry,
@@ -159,8 +160,11 @@ export class JobsWorkerService implements OnApplicationBootstrap, BeforeApplicat
         if (s.state === 'cancelled') run.abort('cancelled', 'the job was cancelled');
         else run.abort('lost', `the job is no longer held by this attempt (now ${s.state ?? 'deleted'})`);
       }
+      this.heartbeatFailing = false;
     } catch (err) {
-      this.logger.warn(`lease heartbeat failed: ${(err as Error).message}`);
+      // Once per outage, not once per beat.
+      if (!this.heartbeatFailing) this.logger.warn(`lease heartbeat failed: ${(err as Error).message}`);
+      this.heartbeatFailing = true;
     } finally {
       this.beating = false;
     }
@@ -176,7 +180,7 @@ export class JobsWorkerService implements OnApplicationBootstrap, BeforeApplicat
   async beforeApplicationShutdown(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    clearInterval(this.leaseTimer);
+    // The heartbeat goes on while jobs drain: their leases must not expire meanwhile.
     const budget = this.config.SHUTDOWN_TIMEOUT_MS;
     const drainMs = Math.max(budget - 2000, Math.floor(budget * 0.6));
     const graceMs = Math.min(1000, Math.floor(budget * 0.2));
@@ -203,6 +207,7 @@ export class JobsWorkerService implements OnApplicationBootstrap, BeforeApplicat
         withTimeout(w.close(this.processing.size > 0), 2000, 'worker close').catch(() => undefined),
       ),
     );
+    clearInterval(this.leaseTimer);
     await this.subscriber?.unsubscribe().catch(() => undefined);
   }
 }
