@@ -49,7 +49,8 @@ export interface EventColumns {
 /**
  * Wraps `update` (an UPDATE whose RETURNING includes RUN_COLUMNS and
  * {@link eventResultColumns}) so the same statement writes the event.
- * `eventParam` is a placeholder such as `$5`.
+ * `eventParam` is a placeholder such as `$5` (or an expression of `t`). One
+ * event per updated row.
  */
 export function withEvent(update: string, eventParam: string): string {
   return `WITH t AS (${update}),
@@ -60,7 +61,8 @@ export function withEvent(update: string, eventParam: string): string {
     ),
     m AS (
       INSERT INTO messages (channel, seq, id, data)
-      SELECT ch.name, ch.last_seq, gen_random_uuid(), ${eventJson(eventParam)} FROM t, ch
+      SELECT ch.name, ch.last_seq, gen_random_uuid(), ${eventJson(eventParam)}
+      FROM t JOIN ch ON ch.name = 'job:' || t.id
       RETURNING channel AS ev_channel, seq::text AS ev_seq, id::text AS ev_id, data::text AS ev_data,
         ${iso('published_at')} AS ev_published_at
     )

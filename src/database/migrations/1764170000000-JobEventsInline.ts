@@ -1,4 +1,6 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
+import { RUN_COLUMNS } from '../../jobs/job.js';
+import { eventResultColumns, withEvent } from '../../jobs/job-event-sql.js';
 
 /**
  * Job events are written in the same statement as the transition they
@@ -16,6 +18,17 @@ export class JobEventsInline1764170000000 implements MigrationInterface {
     await q.query(`DROP INDEX IF EXISTS "jobs_final_event_idx"`);
     await q.query(
       `ALTER TABLE "jobs" ADD COLUMN "check_at" timestamptz NOT NULL DEFAULT now(), ADD COLUMN "lease_expires_at" timestamptz`,
+    );
+    // Final events still owed under the old scheme are written now, in the new shape
+    // (unless the old publisher got the message out and only failed to say so).
+    await q.query(
+      withEvent(
+        `UPDATE jobs SET updated_at = updated_at
+         WHERE final_event_pending AND state IN ('completed', 'failed', 'cancelled')
+           AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.channel = 'job:' || jobs.id AND m.idempotency_key = jobs.state)
+         RETURNING ${RUN_COLUMNS}, ${eventResultColumns('8192')}`,
+        't.state',
+      ),
     );
     await q.query(
       `ALTER TABLE "jobs" DROP COLUMN "enqueued_at", DROP COLUMN "checked_at", DROP COLUMN "final_event_pending"`,

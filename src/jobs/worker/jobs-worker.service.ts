@@ -154,8 +154,9 @@ export class JobsWorkerService implements OnApplicationBootstrap, BeforeApplicat
         runs.map((r) => ({ id: r.id, lease: r.lease })),
         leaseMs(this.config),
       );
+      const byLease = new Map(runs.map((r) => [r.lease, r]));
       for (const s of stale) {
-        const run = runs.find((r) => r.lease === s.lease);
+        const run = byLease.get(s.lease);
         if (!run) continue;
         if (s.state === 'cancelled') run.abort('cancelled', 'the job was cancelled');
         else run.abort('lost', `the job is no longer held by this attempt (now ${s.state ?? 'deleted'})`);
