@@ -106,6 +106,15 @@ async function squall(infra) {
   });
   await sleep(1000);
   const ids = [];
+  // Row updates of `jobs`, and how many were HOT (no index touched).
+  const updates = async () => {
+    await sleep(1100); // cumulative statistics reach the view within a second
+    const { rows } = await db.query(
+      `SELECT n_tup_upd::int AS upd, n_tup_hot_upd::int AS hot FROM pg_stat_user_tables WHERE relname = 'jobs'`,
+    );
+    return rows[0];
+  };
+  const u0 = await updates();
   const x0 = await xacts();
   const r0 = await redisCalls(redis);
   // --monitor: count the commands clients send (round trips, pipelines aside),
@@ -138,6 +147,7 @@ async function squall(infra) {
   }
   const seconds = (performance.now() - started) / 1000;
   const statements = (await xacts()) - x0 - polls - 1;
+  const u1 = await updates();
   const r1 = await redisCalls(redis);
   monitor?.disconnect();
   const commands = total(r1) - total(r0);
@@ -152,6 +162,8 @@ async function squall(infra) {
   await Promise.all([api.stop(), worker.stop()]);
   return {
     clientCommands: monitor ? clientCommands / JOBS : undefined,
+    jobUpdates: (u1.upd - u0.upd) / JOBS,
+    hotShare: (u1.hot - u0.hot) / Math.max(1, u1.upd - u0.upd),
     submitRate: JOBS / submitSeconds,
     rate: JOBS / seconds,
     statements: statements / JOBS,
@@ -175,6 +187,8 @@ async function main() {
       squallSubmitsPerSec: Math.round(s.submitRate),
       ratio: Number((s.rate / b).toFixed(3)),
       pgStatementsPerJob: Number(s.statements.toFixed(2)),
+      jobRowUpdatesPerJob: Number(s.jobUpdates.toFixed(2)),
+      hotUpdateShare: Number(s.hotShare.toFixed(2)),
       redisCommandsPerJob: Number(s.commands.toFixed(2)),
       redisClientCommandsPerJob: s.clientCommands && Number(s.clientCommands.toFixed(2)),
       redisCommandsPerJobByCommand: s.byCommand,
