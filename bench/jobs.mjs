@@ -88,7 +88,9 @@ async function squall(infra) {
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
     : [];
   const api = await startSquall('api', infra, { ...env, ROLE: 'api' }, prof);
-  const worker = await startSquall('worker', infra, { ...env, ROLE: 'worker' });
+  // --submit-only: no worker, to see what the submit path alone sustains.
+  const submitOnly = process.argv.includes('--submit-only');
+  const worker = submitOnly ? undefined : await startSquall('worker', infra, { ...env, ROLE: 'worker' });
   const db = new pg.Client({ connectionString: infra.databaseUrl });
   await db.connect();
   const redis = new Redis(infra.redisUrl);
@@ -137,6 +139,7 @@ async function squall(infra) {
   });
   const submitSeconds = (performance.now() - started) / 1000;
   for (;;) {
+    if (submitOnly) break;
     polls++;
     const { rows } = await db.query(
       `SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1::uuid[]) AND state = 'completed'`,
@@ -159,7 +162,7 @@ async function squall(infra) {
   );
   await db.end();
   redis.disconnect();
-  await Promise.all([api.stop(), worker.stop()]);
+  await Promise.all([api.stop(), worker?.stop()]);
   return {
     clientCommands: monitor ? clientCommands / JOBS : undefined,
     jobUpdates: (u1.upd - u0.upd) / JOBS,
