@@ -122,6 +122,24 @@ export class ChannelsService implements BeforeApplicationShutdown {
     return { message: envelope.message, envelope, created };
   }
 
+  /**
+   * Fans out a message on a service-only channel that its module committed in
+   * its own statement (jobs write a job's event in the same statement as the
+   * transition it announces, so the channel's order is the job's order).
+   * Same fan-out as {@link publish} after its commit: this instance's hub
+   * directly, the others through the broker, not awaited.
+   */
+  announceCommitted(envelope: Envelope): void {
+    if (!isServiceOnly(envelope.channel)) {
+      throw new AppError('forbidden', `channel ${envelope.channel} is not written by the service`);
+    }
+    this.published.inc();
+    this.hub.ingest(envelope);
+    this.broker.publish(envelope.channel, envelope.json()).catch((err: Error) => {
+      this.logger.warn(`broker publish on ${envelope.channel} failed (hubs will resync): ${err.message}`);
+    });
+  }
+
   async history(channel: string, after: number, limit: number): Promise<Page> {
     this.assertChannel(channel);
     const rows = await this.store.history(channel, after, limit + 1);

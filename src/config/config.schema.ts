@@ -87,7 +87,8 @@ export const configSchema = z.object({
   PUBLISH_QUEUE_MAX: int(1, 10_000_000).default(10_000),
   PUBLISH_QUEUE_MAX_BYTES: int(1024, 4 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
   RATE_LIMIT_PUBLISH_PER_SEC: int(0, 1_000_000).default(0),
-  TRUST_PROXY: z.string().trim().default('loopback, linklocal, uniquelocal'),
+  /** Proxies whose X-Forwarded-For is believed; by default only one on this machine (a peer on a shared network could forge it). */
+  TRUST_PROXY: z.string().trim().default('loopback'),
   /** Comma list of origins allowed by CORS, or `*`; empty disables CORS. */
   CORS_ORIGINS: z.string().trim().default(''),
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
