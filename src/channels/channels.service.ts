@@ -1,10 +1,10 @@
 import { Inject, Injectable, Logger, BeforeApplicationShutdown } from '@nestjs/common';
 import { Counter, type Registry } from 'prom-client';
-import { AppError } from '../common/app-error.js';
-import { isInvalidDataError } from '../common/database-errors.js';
-import { checkJsonValue } from '../common/json-limits.js';
-import { type AppConfig, InjectConfig } from '../config/app-config.js';
-import { InjectMetrics } from '../health/metrics.js';
+import { AppError } from '../infra/errors/app-error.js';
+import { isInvalidDataError } from '../infra/errors/database-errors.js';
+import { checkJsonValue } from '../lib/json-limits.js';
+import { type AppConfig, InjectConfig } from '../infra/config/app-config.js';
+import { InjectMetrics } from '../infra/metrics/metrics.js';
 import { BROKER, type Broker } from './broker/broker.js';
 import { assertChannelName, isServiceOnly } from './channel-name.js';
 import type { ChannelMessage, Envelope } from './envelope.js';

@@ -1,4 +1,4 @@
-import { AppError } from '../common/app-error.js';
+import { AppError } from '../infra/errors/app-error.js';
 import { JobHandler, type JobContext } from '../jobs/job-handler.decorator.js';
 
 /** What demo.edge does: each is an outcome the runner must end in a stored, clear state. */

@@ -1,8 +1,8 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { type JobsOptions, Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { type AppConfig, InjectConfig } from '../config/app-config.js';
-import { RedisService } from '../redis/redis.service.js';
+import { type AppConfig, InjectConfig } from '../infra/config/app-config.js';
+import { RedisService } from '../infra/redis/redis.service.js';
 import type { JobRow } from './job.js';
 import { JobRegistry, type RegisteredHandler } from './job-registry.js';
 

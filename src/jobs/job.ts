@@ -1,4 +1,4 @@
-import { AppError } from '../common/app-error.js';
+import { AppError } from '../infra/errors/app-error.js';
 import type { JobState } from './job-state.js';
 
 /** A job as every API answers it and every `job:<id>` event carries it. */

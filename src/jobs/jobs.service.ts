@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { PRIORITY_LIMIT } from 'bullmq';
-import { AppError } from '../common/app-error.js';
-import { isInvalidDataError } from '../common/database-errors.js';
-import { checkJsonValue } from '../common/json-limits.js';
-import { type AppConfig, InjectConfig } from '../config/app-config.js';
+import { AppError } from '../infra/errors/app-error.js';
+import { isInvalidDataError } from '../infra/errors/database-errors.js';
+import { checkJsonValue } from '../lib/json-limits.js';
+import { type AppConfig, InjectConfig } from '../infra/config/app-config.js';
 import { type Job, type JobRow, UUID, decodeCursor, encodeCursor, toJob } from './job.js';
 import { JobEvents } from './job-events.js';
 import { JobQueues } from './job-queues.js';

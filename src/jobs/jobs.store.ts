@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { type AppConfig, InjectConfig } from '../config/app-config.js';
+import { type AppConfig, InjectConfig } from '../infra/config/app-config.js';
 import { JOB_COLUMNS, RUN_COLUMNS, type Cursor, type JobRow } from './job.js';
 import { type EventColumns, eventResultColumns, withEvent } from './job-event-sql.js';
 import { FINAL_STATES, type JobEvent, type JobState, fromStates } from './job-state.js';

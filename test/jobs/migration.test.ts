@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '../../src/database/data-source-options.js';
-import { migrations } from '../../src/database/migrations/index.js';
+import { dataSourceOptions } from '../../src/infra/database/data-source-options.js';
+import { migrations } from '../../src/infra/database/migrations/index.js';
 import { createEmptyDatabase } from '../support/database.js';
 
 /** Upgrading a database the previous release wrote: nothing it owed subscribers is lost. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import type { AppConfig } from '../../src/config/app-config.js';
-import { dataSourceOptions } from '../../src/database/data-source-options.js';
+import type { AppConfig } from '../../src/infra/config/app-config.js';
+import { dataSourceOptions } from '../../src/infra/database/data-source-options.js';
 import { JobsStore } from '../../src/jobs/jobs.store.js';
 import { createEmptyDatabase } from '../support/database.js';
 

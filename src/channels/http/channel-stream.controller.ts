@@ -1,10 +1,10 @@
 import { Controller, Get, Headers, Param, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { Counter, Registry } from 'prom-client';
-import { AppError } from '../../common/app-error.js';
-import { InjectMetrics } from '../../health/metrics.js';
+import { AppError } from '../../infra/errors/app-error.js';
+import { InjectMetrics } from '../../infra/metrics/metrics.js';
 import { slowConsumersCounter } from '../slow-consumers.metric.js';
-import { type AppConfig, InjectConfig } from '../../config/app-config.js';
+import { type AppConfig, InjectConfig } from '../../infra/config/app-config.js';
 import { ChannelsService } from '../channels.service.js';
 import { StreamQueryDto } from '../dto/channel-queries.dto.js';
 

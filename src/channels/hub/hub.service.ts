@@ -1,7 +1,7 @@
 import { Inject, Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { type AppConfig, InjectConfig } from '../../config/app-config.js';
-import { InjectMetrics } from '../../health/metrics.js';
+import { type AppConfig, InjectConfig } from '../../infra/config/app-config.js';
+import { InjectMetrics } from '../../infra/metrics/metrics.js';
 import { BROKER, type Broker } from '../broker/broker.js';
 import { MessageStore } from '../message.store.js';
 import { Hub } from './hub.js';

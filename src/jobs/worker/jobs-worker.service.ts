@@ -1,8 +1,8 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { type AppConfig, InjectConfig } from '../../config/app-config.js';
-import { RedisService } from '../../redis/redis.service.js';
+import { type AppConfig, InjectConfig } from '../../infra/config/app-config.js';
+import { RedisService } from '../../infra/redis/redis.service.js';
 import { JobEvents } from '../job-events.js';
 import { JobQueues, withTimeout } from '../job-queues.js';
 import { JobRegistry } from '../job-registry.js';

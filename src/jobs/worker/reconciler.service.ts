@@ -1,5 +1,5 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { type AppConfig, InjectConfig } from '../../config/app-config.js';
+import { type AppConfig, InjectConfig } from '../../infra/config/app-config.js';
 import type { JobRow } from '../job.js';
 import { JobEvents } from '../job-events.js';
 import { type BullPresence, EnqueueRejectedError, JobQueues, TimeoutError } from '../job-queues.js';

@@ -1,4 +1,4 @@
-import type { ErrorCode } from '../common/app-error.js';
+import type { ErrorCode } from '../../infra/errors/app-error.js';
 
 /** Client → server: `{"event": string, "data": object, "ref"?: string}`. */
 export interface ClientFrame {

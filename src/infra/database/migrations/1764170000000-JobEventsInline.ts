@@ -1,6 +1,6 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
-import { RUN_COLUMNS } from '../../jobs/job.js';
-import { eventResultColumns, withEvent } from '../../jobs/job-event-sql.js';
+import { RUN_COLUMNS } from '../../../jobs/job.js';
+import { eventResultColumns, withEvent } from '../../../jobs/job-event-sql.js';
 
 /**
  * Job events are written in the same statement as the transition they

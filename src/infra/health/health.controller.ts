@@ -2,8 +2,8 @@ import { Controller, Get, Header, Res, ServiceUnavailableException } from '@nest
 import { HealthCheck, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import type { Response } from 'express';
 import type { Registry } from 'prom-client';
-import { Lifecycle } from './lifecycle.js';
-import { InjectMetrics } from './metrics.js';
+import { Lifecycle } from '../lifecycle/lifecycle.js';
+import { InjectMetrics } from '../metrics/metrics.js';
 import { RedisHealthIndicator } from './redis.health.js';
 
 @Controller()

@@ -1,6 +1,6 @@
-import { AppError } from '../common/app-error.js';
-import { assertChannelName } from '../channels/channel-name.js';
-import { parsePublishBody, type PublishBody } from '../channels/dto/parse-publish-body.js';
+import { AppError } from '../../infra/errors/app-error.js';
+import { assertChannelName } from '../channel-name.js';
+import { parsePublishBody, type PublishBody } from '../dto/parse-publish-body.js';
 
 function channelOf(data: Record<string, unknown>): string {
   if (typeof data.channel !== 'string' || data.channel.length === 0) {

@@ -1,8 +1,8 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Response } from 'express';
-import { AppError, HTTP_STATUS } from './app-error.js';
-import { constraintViolation } from './database-constraints.js';
-import { isDatabaseUnavailable, isInvalidDataError } from './database-errors.js';
+import { AppError, HTTP_STATUS } from '../errors/app-error.js';
+import { constraintViolation } from '../errors/database-constraints.js';
+import { isDatabaseUnavailable, isInvalidDataError } from '../errors/database-errors.js';
 
 const REASONS: Record<number, string> = {
   400: 'Bad Request',

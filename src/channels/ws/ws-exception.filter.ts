@@ -1,8 +1,8 @@
 import { ArgumentsHost, Catch, HttpException, Logger, WsExceptionFilter } from '@nestjs/common';
 import { WsException } from '@nestjs/websockets';
 import type { WebSocket } from 'ws';
-import { AppError } from '../common/app-error.js';
-import { isDatabaseUnavailable } from '../common/database-errors.js';
+import { AppError } from '../../infra/errors/app-error.js';
+import { isDatabaseUnavailable } from '../../infra/errors/database-errors.js';
 import { type WsErrorCode, errorFrame, frameRefs } from './frames.js';
 import { connIdOf } from './ws-connection.js';
 

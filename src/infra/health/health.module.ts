@@ -1,8 +1,8 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { HealthController } from './health.controller.js';
-import { Lifecycle } from './lifecycle.js';
-import { METRICS_REGISTRY, createRegistry } from './metrics.js';
+import { Lifecycle } from '../lifecycle/lifecycle.js';
+import { METRICS_REGISTRY, createRegistry } from '../metrics/metrics.js';
 import { RedisHealthIndicator } from './redis.health.js';
 
 /** Liveness, readiness and /metrics: served by every role, so a worker is observable too. */

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
-import type { ChannelSubscription } from '../channels/channels.service.js';
+import type { ChannelSubscription } from '../channels.service.js';
 import { replyFrame } from './frames.js';
 
 export const CLOSE_GOING_AWAY = 1001;
