@@ -1,0 +1,114 @@
+import type { SquallClient } from './client.js';
+import { newKey } from './client.js';
+import { SquallError } from './errors.js';
+import type { Job, JobEvent, JobState } from './types.js';
+
+export interface SubmitOptions {
+  /**
+   * Names this submit: a repeat returns the original job. Generated when left
+   * out, so the client's own retries (a dropped connection, a 503) never
+   * create the job twice.
+   */
+  idempotencyKey?: string;
+  /** Run no earlier than this long after the submit. */
+  delayMs?: number;
+  /** 0 (default) runs first; otherwise lower runs sooner. */
+  priority?: number;
+  /** Attempts in all; default: the job type's. */
+  attempts?: number;
+}
+
+export interface ListOptions {
+  state?: JobState;
+  type?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+const FINAL = new Set(['completed', 'failed', 'cancelled']);
+
+/** Background jobs (docs/jobs.md). */
+export class Jobs {
+  constructor(private readonly client: SquallClient) {}
+
+  /** Creates a job; resolves with it (state `queued`). */
+  async submit<Payload = unknown>(
+    type: string,
+    payload?: Payload,
+    options: SubmitOptions = {},
+  ): Promise<Job<Payload>> {
+    const body = {
+      type,
+      payload: payload ?? {},
+      ...options,
+      idempotencyKey: options.idempotencyKey ?? newKey(),
+    };
+    return (await this.client.request<Job<Payload>>('/v1/jobs', { method: 'POST', body })).body;
+  }
+
+  async get<Payload = unknown, Result = unknown>(id: string): Promise<Job<Payload, Result>> {
+    return (await this.client.request<Job<Payload, Result>>(`/v1/jobs/${encodeURIComponent(id)}`)).body;
+  }
+
+  /** Newest first; pass `nextCursor` back as `cursor` for the next page. */
+  async list(options: ListOptions = {}): Promise<{ jobs: Job[]; nextCursor: string | null }> {
+    const query = Object.entries(options)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`)
+      .join('&');
+    return (
+      await this.client.request<{ jobs: Job[]; nextCursor: string | null }>(
+        `/v1/jobs${query ? `?${query}` : ''}`,
+      )
+    ).body;
+  }
+
+  /** Cancels a queued or running job. Rejects with `conflict` when it already finished. */
+  async cancel(id: string): Promise<Job> {
+    // Cancelling twice is harmless (the second is a 409), so a retry after a dropped answer is safe.
+    return (await this.client.request<Job>(`/v1/jobs/${encodeURIComponent(id)}/cancel`, { method: 'POST' }))
+      .body;
+  }
+
+  /**
+   * The job's events from its first one (`after: 0` on `job:<id>`), resumed
+   * across reconnects like any subscription, ending after the final event
+   * (`completed`, `failed` or `cancelled`). Breaking out of the loop
+   * unsubscribes.
+   */
+  async *follow<Payload = unknown, Result = unknown>(
+    id: string,
+  ): AsyncGenerator<JobEvent<Payload, Result>, void> {
+    const queue: JobEvent<Payload, Result>[] = [];
+    let failure: SquallError | undefined;
+    let wake: (() => void) | undefined;
+    const sub = this.client.subscribe<Omit<JobEvent<Payload, Result>, 'seq'>>(
+      `job:${id}`,
+      { after: 0 },
+      (message) => {
+        queue.push({ ...message.data, seq: message.seq });
+        wake?.();
+      },
+    );
+    const stopErrors = sub.on('error', ({ error }) => {
+      failure = error;
+      wake?.();
+    });
+    try {
+      for (;;) {
+        const event = queue.shift();
+        if (event) {
+          yield event;
+          if (FINAL.has(event.event)) return;
+          continue;
+        }
+        if (failure) throw failure;
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+      }
+    } finally {
+      stopErrors();
+      sub.unsubscribe();
+    }
+  }
+}
