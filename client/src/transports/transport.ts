@@ -33,8 +33,12 @@ export interface Transport {
   close(): void;
 }
 
-/** A WebSocket constructor: the browser's global one, or e.g. the `ws` package's in Node. */
-export type WebSocketConstructor = new (url: string) => WebSocketLike;
+/**
+ * A WebSocket constructor: the browser's global one, or e.g. the `ws` package's
+ * in Node 20. Typed loosely so either fits without a cast; the instance is used
+ * through `WebSocketLike`.
+ */
+export type WebSocketConstructor = new (url: string) => object;
 
 /** The part of the standard WebSocket API the SDK uses. */
 export interface WebSocketLike {

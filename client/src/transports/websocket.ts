@@ -43,7 +43,7 @@ export class WebSocketTransport implements Transport {
     if (!Ctor)
       return Promise.reject(new SquallError('disconnected', 'no WebSocket implementation available'));
     return new Promise<void>((resolve, reject) => {
-      const ws = new Ctor(this.url());
+      const ws = new Ctor(this.url()) as WebSocketLike;
       this.ws = ws;
       const timer = setTimeout(() => {
         reject(new SquallError('timeout', `WebSocket did not open within ${this.ctx.timeouts.openMs} ms`));
