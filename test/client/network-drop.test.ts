@@ -24,7 +24,10 @@ async function startRelay(target: Instance) {
     const outbound = connect(target.port, '127.0.0.1');
     inbound.pipe(outbound);
     outbound.pipe(inbound);
-    const destroy = () => (inbound.destroy(), outbound.destroy());
+    const destroy = () => {
+      inbound.destroy();
+      outbound.destroy();
+    };
     inbound.on('error', destroy);
     outbound.on('error', destroy);
     pairs.push([inbound, outbound]);
@@ -42,7 +45,10 @@ async function startRelay(target: Instance) {
       }
     },
     close() {
-      for (const [a, b] of pairs) (a.destroy(), b.destroy());
+      for (const [a, b] of pairs) {
+        a.destroy();
+        b.destroy();
+      }
       return new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
