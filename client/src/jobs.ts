@@ -63,11 +63,22 @@ export class Jobs {
     ).body;
   }
 
-  /** Cancels a queued or running job. Rejects with `conflict` when it already finished. */
+  /**
+   * Cancels a queued or running job; resolves with it in state `cancelled`.
+   * Cancelling a job that is already cancelled resolves too (so a retry whose
+   * first answer was lost is harmless); one that already completed or failed
+   * rejects with `conflict`.
+   */
   async cancel(id: string): Promise<Job> {
-    // Cancelling twice is harmless (the second is a 409), so a retry after a dropped answer is safe.
-    return (await this.client.request<Job>(`/v1/jobs/${encodeURIComponent(id)}/cancel`, { method: 'POST' }))
-      .body;
+    try {
+      return (await this.client.request<Job>(`/v1/jobs/${encodeURIComponent(id)}/cancel`, { method: 'POST' }))
+        .body;
+    } catch (err) {
+      if (!(err instanceof SquallError) || err.code !== 'conflict') throw err;
+      const job = await this.get(id);
+      if (job.state === 'cancelled') return job;
+      throw err;
+    }
   }
 
   /**

@@ -125,7 +125,7 @@ describe('jobs', () => {
     expect((await c.jobs.get(job.id)).state).toBe('completed');
   });
 
-  it('cancel ends a running job, follow ends with cancelled, and a second cancel is a conflict', async () => {
+  it('cancel ends a running job and follow ends with cancelled; cancel again resolves, cancelling a completed job is a conflict', async () => {
     const c = client(instance.url, { transport: 'sse' });
     const job = await c.jobs.submit('demo.sleep', { ms: 60_000, steps: 600 });
     const seen: string[] = [];
@@ -135,8 +135,14 @@ describe('jobs', () => {
     }
     expect(seen[0]).toBe('active');
     expect(seen.at(-1)).toBe('cancelled');
-    const again = await c.jobs.cancel(job.id).catch((e: unknown) => e);
-    expect(again).toMatchObject({ code: 'conflict', status: 409 });
+    expect(await c.jobs.cancel(job.id)).toMatchObject({ id: job.id, state: 'cancelled' });
+    const done = await c.jobs.submit('demo.sleep', { ms: 10, steps: 1 });
+    const final: string[] = [];
+    for await (const event of c.jobs.follow(done.id)) final.push(event.event);
+    expect(final.at(-1)).toBe('completed');
+    const refused = await c.jobs.cancel(done.id).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(SquallError);
+    expect(refused).toMatchObject({ code: 'conflict', status: 409 });
   });
 
   it('submit with the same idempotencyKey returns the original job; a bad type is a bad_request', async () => {
