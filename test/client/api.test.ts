@@ -7,6 +7,7 @@ import {
   type SquallClient,
   type TransportName,
 } from '../../client/src/index.js';
+import { query } from '../support/database.js';
 import { get, uniqueChannel } from '../support/http.js';
 import { type Instance, startInstance, stopAllInstances } from '../support/instance.js';
 
@@ -67,6 +68,33 @@ describe.each<TransportName>(['websocket', 'sse', 'longpoll'])('publish over %s'
     // Refused for good, and only that subscription: the connection stays up.
     expect(c.state).toBe('connected');
     expect(sub.isActive).toBe(false);
+  });
+
+  it('resuming from before the retained window: a truncated event, then what remains, then live messages', async () => {
+    const c = client(instance.url, { transport });
+    const channel = uniqueChannel('sdk-trunc');
+    for (let n = 1; n <= 10; n++) await c.publish(channel, { n });
+    // What history retention does: drop the oldest messages, keep the counter.
+    await query(process.env.DATABASE_URL!, 'DELETE FROM messages WHERE channel = $1 AND seq <= 5', [channel]);
+
+    const truncated: Array<ClientEvents['truncated']> = [];
+    c.on('truncated', (e) => truncated.push(e));
+    const seqs: number[] = [];
+    let got11!: () => void;
+    const live = new Promise<void>((resolve) => (got11 = resolve));
+    const sub = c.subscribe(channel, { after: 2 }, (m) => {
+      seqs.push(m.seq);
+      if (m.seq === 11) got11();
+    });
+    const onSub: unknown[] = [];
+    sub.on('truncated', (e) => onSub.push(e));
+    await sub.ready;
+    await c.publish(channel, { n: 11 });
+    await live;
+    expect(seqs).toEqual([6, 7, 8, 9, 10, 11]);
+    expect(truncated).toHaveLength(1);
+    expect(truncated[0]).toMatchObject({ channel, after: 2 });
+    expect(onSub).toEqual(truncated);
   });
 });
 

@@ -9,6 +9,8 @@ interface Frame {
 }
 
 interface Pending {
+  /** Runs synchronously on the reply, before any later frame is handled (an `await` would run after them). */
+  onReply?: (frame: Frame) => void;
   resolve: (frame: Frame) => void;
   reject: (err: SquallError) => void;
 }
@@ -69,9 +71,11 @@ export class WebSocketTransport implements Transport {
     // Registered before the frame goes out: `subscribed` and the first messages follow in one burst.
     this.listeners.set(channel, listener);
     try {
-      const reply = await this.request('subscribe', after === undefined ? { channel } : { channel, after });
-      const data = reply.data ?? {};
-      listener.subscribed(Number(data.lastSeq), data.truncated === true);
+      // `subscribed` is handled as its frame arrives: the channel's first messages may be in the same read.
+      await this.request('subscribe', after === undefined ? { channel } : { channel, after }, (reply) => {
+        const data = reply.data ?? {};
+        listener.subscribed(Number(data.lastSeq), data.truncated === true);
+      });
     } catch (err) {
       if (this.listeners.get(channel) === listener) this.listeners.delete(channel);
       throw err;
@@ -94,13 +98,17 @@ export class WebSocketTransport implements Transport {
     this.shutdown(new SquallError('closed', 'transport closed'));
   }
 
-  private request(event: string, data: Record<string, unknown>): Promise<Frame> {
+  private request(
+    event: string,
+    data: Record<string, unknown>,
+    onReply?: (frame: Frame) => void,
+  ): Promise<Frame> {
     if (this.ended || this.ws?.readyState !== OPEN) {
       return Promise.reject(new SquallError('disconnected', 'WebSocket is not open'));
     }
     const ref = String(++this.refs);
     return new Promise<Frame>((resolve, reject) => {
-      this.pending.set(ref, { resolve, reject });
+      this.pending.set(ref, { onReply, resolve, reject });
       try {
         this.ws!.send(JSON.stringify({ event, data, ref }));
       } catch (err) {
@@ -126,8 +134,12 @@ export class WebSocketTransport implements Transport {
     const waiting = frame.ref === undefined ? undefined : this.pending.get(frame.ref);
     if (!waiting) return;
     this.pending.delete(frame.ref!);
-    if (frame.event === 'error') waiting.reject(SquallError.fromFrame(frame.data ?? {}));
-    else waiting.resolve(frame);
+    if (frame.event === 'error') {
+      waiting.reject(SquallError.fromFrame(frame.data ?? {}));
+      return;
+    }
+    waiting.onReply?.(frame);
+    waiting.resolve(frame);
   }
 
   /**
