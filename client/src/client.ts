@@ -216,7 +216,9 @@ export class SquallClient extends Emitter<ClientEvents> {
   close(): void {
     if (this.connectionState === 'closed') return;
     this.connectionState = 'closed';
-    for (const sub of this.subs.values()) sub.unsubscribe();
+    // Ends them with an error (not a quiet unsubscribe) so whatever waits on one, `ready` or `jobs.follow`, is told.
+    const closedError = new SquallError('closed', 'the client was closed');
+    for (const sub of this.subs.values()) sub.failed(closedError);
     this.subs.clear();
     for (const link of [this.link, this.linking]) link?.transport.close();
     this.link = this.linking = undefined;

@@ -85,11 +85,14 @@ export class Jobs {
    * The job's events from its first one (`after: 0` on `job:<id>`), resumed
    * across reconnects like any subscription, ending after the final event
    * (`completed`, `failed` or `cancelled`). Breaking out of the loop
-   * unsubscribes.
+   * unsubscribes. Rejects with `not_found` for an unknown job, `closed` when
+   * the client is closed meanwhile.
    */
   async *follow<Payload = unknown, Result = unknown>(
     id: string,
   ): AsyncGenerator<JobEvent<Payload, Result>, void> {
+    // A job that does not exist would never publish: say so (`not_found`) instead of waiting forever.
+    await this.get(id);
     const queue: JobEvent<Payload, Result>[] = [];
     let failure: SquallError | undefined;
     let wake: (() => void) | undefined;
@@ -107,13 +110,14 @@ export class Jobs {
     });
     try {
       for (;;) {
+        // Before the queue: after close() nothing more is handed out.
+        if (failure) throw failure;
         const event = queue.shift();
         if (event) {
           yield event;
           if (FINAL.has(event.event)) return;
           continue;
         }
-        if (failure) throw failure;
         await new Promise<void>((resolve) => (wake = resolve));
         wake = undefined;
       }

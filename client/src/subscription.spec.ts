@@ -117,3 +117,17 @@ describe('Subscription', () => {
     expect(sub.isActive).toBe(false);
   });
 });
+
+describe('Subscription.ready', () => {
+  it('rejects with closed when unsubscribed before the server confirmed, and stays resolved after', async () => {
+    const early = harness(0);
+    early.sub.unsubscribe();
+    await expect(early.sub.ready).rejects.toMatchObject({ code: 'closed' });
+
+    const confirmed = harness(0);
+    confirmed.sub.resumeFrom();
+    confirmed.sub.subscribed(0, false);
+    confirmed.sub.unsubscribe();
+    await expect(confirmed.sub.ready).resolves.toBeUndefined();
+  });
+});

@@ -1,5 +1,5 @@
 import { Emitter } from './emitter.js';
-import type { SquallError } from './errors.js';
+import { SquallError } from './errors.js';
 import type { Message, SubscriptionEvents } from './types.js';
 
 /** What the client does with a message that arrives at a subscription whose cursor is `last`. */
@@ -81,6 +81,8 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents> {
     if (!this.active) return;
     this.active = false;
     this.hooks.unsubscribe(this);
+    // No effect once confirmed; before that, whoever awaits `ready` must not wait forever.
+    this.settle.reject(new SquallError('closed', 'unsubscribed before the server confirmed'));
   }
 
   /** @internal The `after` to (re)subscribe with. */
@@ -112,7 +114,7 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents> {
     this.hooks.truncated(event);
   }
 
-  /** @internal The server refused the subscription for good. */
+  /** @internal The subscription ended for good: the server refused it, or the client was closed. */
   failed(error: SquallError): void {
     this.active = false;
     this.emit('error', { error });

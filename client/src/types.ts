@@ -91,5 +91,6 @@ export interface ClientEvents {
 /** Per-subscription events. */
 export interface SubscriptionEvents {
   truncated: ClientEvents['truncated'];
+  /** The subscription ended for good: the server refused it (`bad_request`…) or the client was closed (`closed`). */
   error: { error: SquallError };
 }

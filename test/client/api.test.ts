@@ -173,6 +173,27 @@ describe('jobs', () => {
     expect(refused).toMatchObject({ code: 'conflict', status: 409 });
   });
 
+  it('follow ends with a closed error when the client is closed while waiting', async () => {
+    const c = client(instance.url);
+    const job = await c.jobs.submit('demo.sleep', { ms: 60_000, steps: 600 });
+    const seen: string[] = [];
+    const following = (async () => {
+      for await (const event of c.jobs.follow(job.id)) {
+        seen.push(event.event);
+        if (event.event === 'active') c.close();
+      }
+    })();
+    await expect(following).rejects.toMatchObject({ code: 'closed' });
+    expect(seen).toEqual(['active']);
+    await client(instance.url).jobs.cancel(job.id);
+  });
+
+  it('follow of an unknown job rejects with not_found instead of waiting forever', async () => {
+    const c = client(instance.url);
+    const iterator = c.jobs.follow('00000000-0000-4000-8000-000000000000');
+    await expect(iterator.next()).rejects.toMatchObject({ code: 'not_found', status: 404 });
+  });
+
   it('submit with the same idempotencyKey returns the original job; a bad type is a bad_request', async () => {
     const c = client(instance.url);
     const key = `sdk-job-${Date.now()}`;
