@@ -43,8 +43,9 @@ export interface ClientOptions {
   /** The order transports are tried in. Default websocket, then sse, then longpoll. */
   transports?: TransportName[];
   /**
-   * Failed connection attempts of a transport that never worked before the
-   * client moves on to the next one. Default 2. Once a transport has worked,
+   * Failed connection attempts of a transport that never worked, while plain
+   * HTTP to the same URL answers, before the client moves on to the next
+   * one. Default 2. Once a transport has worked,
    * the client keeps it: later failures are the network or the server, which a
    * fallback would not fix.
    */
@@ -299,7 +300,8 @@ export class SquallClient extends Emitter<ClientEvents> {
       if (this.link === link) this.link = undefined;
       if (this.linking === link) this.linking = undefined;
       if (this.isClosed()) return;
-      this.considerFallback(name, info.reason);
+      await this.considerFallback(name, url, info.reason);
+      if (this.isClosed()) return;
       this.urlIndex = (this.urlIndex + 1) % this.urls.length;
       const retryInMs = backoffDelay(this.attempt++, this.options.backoff);
       this.connectionState = 'disconnected';
@@ -328,13 +330,29 @@ export class SquallClient extends Emitter<ClientEvents> {
     }
   }
 
-  /** A transport that has never worked and keeps failing is probably blocked: try the next one. */
-  private considerFallback(name: TransportName, reason: string): void {
+  /**
+   * A transport that has never worked and keeps failing while plain HTTP to
+   * the same URL answers is probably blocked (a proxy): try the next one. When
+   * nothing answers, the service is down, every transport would fail alike,
+   * and falling back would only leave the client on a worse one once it is back.
+   */
+  private async considerFallback(name: TransportName, url: string, reason: string): Promise<void> {
     if (this.proven.has(name) || this.order.length < 2) return;
+    if (!(await this.answers(url))) return;
     if (++this.failuresBeforeProven < (this.options.fallbackAfter ?? 2)) return;
     this.failuresBeforeProven = 0;
     this.transportIndex = (this.transportIndex + 1) % this.order.length;
     this.emit('fallback', { from: name, to: this.order[this.transportIndex], reason });
+  }
+
+  /** Whether anything answers HTTP at `url` (any status: a proxy's 404 counts). */
+  private async answers(url: string): Promise<boolean> {
+    try {
+      await httpJson(this.fetchFn, `${url}/health/live`, { timeoutMs: this.timeouts.openMs });
+      return true;
+    } catch (err) {
+      return err instanceof SquallError && err.status !== undefined;
+    }
   }
 
   private create(

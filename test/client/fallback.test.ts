@@ -130,3 +130,19 @@ it('a forced transport never falls back', async () => {
   expect(new Set(disconnects.map((d) => d.transport))).toEqual(new Set(['websocket']));
   expect(client.state).not.toBe('connected');
 });
+
+it('a service that is down is not taken for a blocked transport: no fallback while nothing answers', async () => {
+  // A port nothing listens on: every attempt is refused, HTTP included.
+  const down = await startBufferingProxy(instance);
+  await down.close();
+  const client = createClient(down.url, { WebSocket, backoff: { initialMs: 20, maxMs: 50 } });
+  clients.push(client);
+  const fallbacks: unknown[] = [];
+  client.on('fallback', (e) => fallbacks.push(e));
+  const disconnects: Array<ClientEvents['disconnected']> = [];
+  client.on('disconnected', (e) => disconnects.push(e));
+  client.connect();
+  await waitFor(() => disconnects.length >= 5, { what: '5 failed attempts' });
+  expect(fallbacks).toEqual([]);
+  expect(new Set(disconnects.map((d) => d.transport))).toEqual(new Set(['websocket']));
+});

@@ -67,7 +67,8 @@ export class LongPollTransport implements Transport {
     listener: ChannelListener,
     controller: AbortController,
   ): Promise<void> {
-    const seconds = this.ctx.timeouts.pollSeconds;
+    // The server takes 0..60.
+    const seconds = Math.min(60, Math.max(0, Math.round(this.ctx.timeouts.pollSeconds)));
     while (!controller.signal.aborted) {
       let page: Page;
       try {
