@@ -221,7 +221,11 @@ export class SquallClient extends Emitter<ClientEvents> {
     const closedError = new SquallError('closed', 'the client was closed');
     for (const sub of this.subs.values()) sub.failed(closedError);
     this.subs.clear();
-    for (const link of [this.link, this.linking]) link?.transport.close();
+    for (const link of [this.link, this.linking]) {
+      link?.transport.close();
+      // Lets the reconnect loop see the close and end, instead of waiting on this connection forever.
+      link?.lose({ reason: 'client closed' });
+    }
     this.link = this.linking = undefined;
     for (const wake of this.sleepers) wake();
     for (const wake of this.waiters) wake();
