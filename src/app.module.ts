@@ -1,4 +1,4 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import { type DynamicModule, Module, type Type } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { ChannelsModule } from './channels/channels.module.js';
 import { DemoModule } from './demo/demo.module.js';
@@ -21,7 +21,12 @@ import { WorkerRoleModule } from './roles/worker.module.js';
  * transports. A job type must load in every role (the API validates submits
  * against the registry), so job modules go here too.
  */
-export const features = [ChannelsModule, JobsModule, NamespacesModule, DemoModule];
+export const features = [
+  ChannelsModule,
+  JobsModule,
+  NamespacesModule,
+  DemoModule, // demo job types: delete this line, its import and src/demo/ (nothing else refers to them)
+];
 
 /**
  * Shared infrastructure always, the features' cores always, then each role
@@ -29,7 +34,7 @@ export const features = [ChannelsModule, JobsModule, NamespacesModule, DemoModul
  */
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig): DynamicModule {
+  static forRoot(config: AppConfig, extra: Type[] = []): DynamicModule {
     const roles: NonNullable<DynamicModule['imports']> = [];
     if (hasRole(config, 'api')) roles.push(ApiRoleModule.forRoot(config));
     if (hasRole(config, 'gateway')) roles.push(GatewayRoleModule);
@@ -43,6 +48,7 @@ export class AppModule {
         RedisModule,
         HealthModule.forRoot(config.ROLE),
         ...features,
+        ...extra,
         ...roles,
       ],
       providers: [

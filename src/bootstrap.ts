@@ -1,7 +1,9 @@
 import 'reflect-metadata';
 import type { Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { INestApplication } from '@nestjs/common';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { INestApplication, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger } from 'nestjs-pino';
@@ -14,10 +16,13 @@ import { type AppConfig, ConfigError, hasRole, parseConfig } from './infra/confi
 
 /** Creates and starts one Squall instance; used by main.ts, the dev start and tests. */
 export async function createApp(config: AppConfig): Promise<INestApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
-    bufferLogs: true,
-    bodyParser: false,
-  });
+  const app = await NestFactory.create<NestExpressApplication>(
+    AppModule.forRoot(config, await testModules(config)),
+    {
+      bufferLogs: true,
+      bodyParser: false,
+    },
+  );
   app.useLogger(app.get(Logger));
   app.disable('x-powered-by');
   // Behind the load balancer, the client address (rate limits, logs) comes from X-Forwarded-For.
@@ -71,6 +76,20 @@ export const REPEATED_SIGNAL_MS = 1000;
 export interface RunOptions {
   /** Runs after the app has closed, before the process exits (the dev stack stops here). */
   afterClose?: () => Promise<void>;
+}
+
+/**
+ * Test-only job types and the like (testing/ folders, built by
+ * tsconfig.testing.json): TEST_MODULES lists compiled module files whose
+ * default export is a Nest module. Ignored when NODE_ENV=production, so a
+ * production process never loads code named by its environment.
+ */
+async function testModules(config: AppConfig): Promise<Type[]> {
+  if (config.NODE_ENV === 'production' || !config.TEST_MODULES) return [];
+  const files = config.TEST_MODULES.split(',').map((f) => f.trim());
+  return Promise.all(
+    files.map(async (f) => ((await import(pathToFileURL(resolve(f)).href)) as { default: Type }).default),
+  );
 }
 
 /**

@@ -1,12 +1,13 @@
 import { Module } from '@nestjs/common';
 import { CpuJob } from './cpu.job.js';
-import { EdgeJob } from './edge.job.js';
 import { FailJob } from './fail.job.js';
 import { SleepJob } from './sleep.job.js';
 
 /**
- * Demo job types (demo.sleep, demo.fail, demo.cpu, demo.edge). Delete this directory
- * and its line in app.module.ts to remove them; nothing else refers to them.
+ * Demo job types (demo.sleep, demo.fail, demo.cpu). Delete this directory and
+ * the two `DemoModule` lines in src/app.module.ts to remove them: nothing else
+ * refers to them, and the test suite uses its own job types (src/jobs/testing).
+ * CI checks that the project still builds and passes its tests without it.
  */
-@Module({ providers: [SleepJob, FailJob, CpuJob, EdgeJob] })
+@Module({ providers: [SleepJob, FailJob, CpuJob] })
 export class DemoModule {}

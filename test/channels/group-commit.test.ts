@@ -1,4 +1,5 @@
 import { get, post, uniqueChannel } from '../support/http.js';
+import { metric } from '../support/metrics.js';
 import { type Instance, startInstance, stopAllInstances } from '../support/instance.js';
 import { range } from '../support/ws-client.js';
 
@@ -18,12 +19,9 @@ const publish = (i: Instance, channel: string, body: unknown) =>
   post(i.url, `/v1/channels/${channel}/messages`, body);
 
 async function batchCounts(i: Instance): Promise<{ statements: number; messages: number }> {
-  const text = await (await fetch(`${i.url}/metrics`)).text();
-  const value = (name: string) =>
-    Number(new RegExp(`^${name}(\\{[^}]*\\})? (\\S+)`, 'm').exec(text)?.[2] ?? NaN);
   return {
-    statements: value('squall_publish_batch_size_count'),
-    messages: value('squall_publish_batch_size_sum'),
+    statements: await metric(i, 'squall_publish_batch_size_count'),
+    messages: await metric(i, 'squall_publish_batch_size_sum'),
   };
 }
 

@@ -134,8 +134,8 @@ it('publishes interrupted by a SIGKILLed instance are retried with their keys on
 describe('jobs', () => {
   it('submit, then follow streams active, progress and completed, ending at the final state', async () => {
     const c = client(instance.url);
-    const job = await c.jobs.submit('demo.sleep', { ms: 300, steps: 3 });
-    expect(job).toMatchObject({ type: 'demo.sleep', state: 'queued' });
+    const job = await c.jobs.submit('test.sleep', { ms: 300, steps: 3 });
+    expect(job).toMatchObject({ type: 'test.sleep', state: 'queued' });
     const events: JobEvent[] = [];
     for await (const event of c.jobs.follow(job.id)) events.push(event);
     expect(events.map((e) => e.event)).toEqual(['active', 'progress', 'progress', 'progress', 'completed']);
@@ -155,7 +155,7 @@ describe('jobs', () => {
 
   it('cancel ends a running job and follow ends with cancelled; cancel again resolves, cancelling a completed job is a conflict', async () => {
     const c = client(instance.url, { transport: 'sse' });
-    const job = await c.jobs.submit('demo.sleep', { ms: 60_000, steps: 600 });
+    const job = await c.jobs.submit('test.sleep', { ms: 60_000, steps: 600 });
     const seen: string[] = [];
     for await (const event of c.jobs.follow(job.id)) {
       seen.push(event.event);
@@ -164,7 +164,7 @@ describe('jobs', () => {
     expect(seen[0]).toBe('active');
     expect(seen.at(-1)).toBe('cancelled');
     expect(await c.jobs.cancel(job.id)).toMatchObject({ id: job.id, state: 'cancelled' });
-    const done = await c.jobs.submit('demo.sleep', { ms: 10, steps: 1 });
+    const done = await c.jobs.submit('test.sleep', { ms: 10, steps: 1 });
     const final: string[] = [];
     for await (const event of c.jobs.follow(done.id)) final.push(event.event);
     expect(final.at(-1)).toBe('completed');
@@ -175,7 +175,7 @@ describe('jobs', () => {
 
   it('follow ends with a closed error when the client is closed while waiting', async () => {
     const c = client(instance.url);
-    const job = await c.jobs.submit('demo.sleep', { ms: 60_000, steps: 600 });
+    const job = await c.jobs.submit('test.sleep', { ms: 60_000, steps: 600 });
     const seen: string[] = [];
     const following = (async () => {
       for await (const event of c.jobs.follow(job.id)) {
@@ -197,8 +197,8 @@ describe('jobs', () => {
   it('submit with the same idempotencyKey returns the original job; a bad type is a bad_request', async () => {
     const c = client(instance.url);
     const key = `sdk-job-${Date.now()}`;
-    const a = await c.jobs.submit('demo.sleep', { ms: 10 }, { idempotencyKey: key });
-    const b = await c.jobs.submit('demo.sleep', { ms: 99 }, { idempotencyKey: key });
+    const a = await c.jobs.submit('test.sleep', { ms: 10 }, { idempotencyKey: key });
+    const b = await c.jobs.submit('test.sleep', { ms: 99 }, { idempotencyKey: key });
     expect(b.id).toBe(a.id);
     expect(b.payload).toEqual(a.payload);
     const bad = await c.jobs.submit('no.such.type').catch((e: unknown) => e);

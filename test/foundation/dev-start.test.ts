@@ -5,6 +5,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../src/dev/free-port.js';
+import { TEST_JOBS } from '../support/instance.js';
 import { waitFor } from '../support/wait-for.js';
 
 const START = join(process.cwd(), 'dist', 'dev', 'start.js');
@@ -83,7 +84,7 @@ async function startDevStack(
   via: 'node' | 'npm',
   { detached = false, port }: { detached?: boolean; port: number },
 ): Promise<DevStack> {
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port) };
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port), TEST_MODULES: TEST_JOBS };
   const child =
     via === 'node'
       ? spawn(process.execPath, [START], { cwd, env, detached, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -139,12 +140,12 @@ async function startDevStack(
 
 const LOG_PROBLEM = /\b(WARN|ERROR|FATAL)\b/;
 
-/** Submits a demo.sleep job of `ms` and resolves once a worker runs it. */
+/** Submits a test.sleep job of `ms` and resolves once a worker runs it. */
 async function runJob(port: number, ms: number): Promise<void> {
   const submitted = await fetch(`http://127.0.0.1:${port}/v1/jobs`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ type: 'demo.sleep', payload: { ms, steps: Math.ceil(ms / 1000) } }),
+    body: JSON.stringify({ type: 'test.sleep', payload: { ms, steps: Math.ceil(ms / 1000) } }),
   });
   const { id } = (await submitted.json()) as { id: string };
   await waitFor(

@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { type Instance, startInstance, stopAllInstances } from '../support/instance.js';
-import { isolatedEnv } from './support.js';
+import { isolatedEnv } from '../support/jobs.js';
 
 /** This machine's first non-loopback IPv4 address: a peer on "the container network". */
 function lanAddress(): string {

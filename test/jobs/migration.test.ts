@@ -17,7 +17,7 @@ describe('JobEventsInline migration', () => {
     for (const id of [owed, announced]) {
       await before.query(
         `INSERT INTO jobs (id, type, state, payload, result, max_attempts, run_at, finished_at, final_event_pending)
-         VALUES ($1, 'demo.sleep', 'completed', '{"ms":1}', '{"slept":1}', 1, now(), now(), true)`,
+         VALUES ($1, 'test.sleep', 'completed', '{"ms":1}', '{"slept":1}', 1, now(), now(), true)`,
         [id],
       );
     }

@@ -1,5 +1,5 @@
 import { type Instance, stopAllInstances } from '../support/instance.js';
-import { JobWatcher, getJob, isolatedEnv, startApi, startWorker, submit } from './support.js';
+import { JobWatcher, getJob, isolatedEnv, startApi, startWorker, submit } from '../support/jobs.js';
 
 let api: Instance;
 let watcher: JobWatcher;
@@ -20,7 +20,7 @@ afterAll(async () => {
 const nest = (levels: number): unknown => (levels <= 1 ? {} : { d: nest(levels - 1) });
 
 async function run(payload: Record<string, unknown>, extra: Record<string, unknown> = {}) {
-  const job = await submit(api, { type: 'demo.edge', payload, ...extra });
+  const job = await submit(api, { type: 'test.edge', payload, ...extra });
   await watcher.follow(job.id);
   const final = await watcher.until(
     job.id,

@@ -3,7 +3,8 @@ import { Redis } from 'ioredis';
 import { type RedisHandle, startRedis } from '../../src/dev/redis-server.js';
 import { query } from '../support/database.js';
 import { type Instance, stopAllInstances } from '../support/instance.js';
-import { JobWatcher, history, isolatedEnv, metric, startApi, startWorker, submit } from './support.js';
+import { JobWatcher, history, isolatedEnv, startApi, startWorker, submit } from '../support/jobs.js';
+import { metric } from '../support/metrics.js';
 
 let redis: RedisHandle | undefined;
 let redisClient: Redis;
@@ -45,10 +46,10 @@ describe('reconciler', () => {
     await query(
       databaseUrl,
       `INSERT INTO jobs (id, type, payload, max_attempts, priority, delay_ms, run_at, created_at)
-       VALUES ($1, 'demo.fail', '{"failTimes":0}', 3, 2097152, 0, now(), now() - interval '2 seconds')`,
+       VALUES ($1, 'test.fail', '{"failTimes":0}', 3, 2097152, 0, now(), now() - interval '2 seconds')`,
       [poison],
     );
-    const lost = await submit(api, { type: 'demo.sleep', payload: { ms: 10, steps: 1 }, delayMs: 1500 });
+    const lost = await submit(api, { type: 'test.sleep', payload: { ms: 10, steps: 1 }, delayMs: 1500 });
     await Promise.all([watcher.follow(poison), watcher.follow(lost.id)]);
     await redisClient.flushall();
 
@@ -62,14 +63,14 @@ describe('reconciler', () => {
   it('re-enqueues jobs lost in a wipe within a few passes (delayed ones by their due time), and no healthy job', async () => {
     const before = await reenqueued();
     // Runs while Redis is wiped; its worker keeps writing progress, so it is left alone.
-    const running = await submit(api, { type: 'demo.sleep', payload: { ms: 3000, steps: 10 } });
+    const running = await submit(api, { type: 'test.sleep', payload: { ms: 3000, steps: 10 } });
     await watcher.follow(running.id);
     await watcher.event(running.id, 'active');
-    const waiting = await submit(api, { type: 'demo.sleep', payload: { ms: 10, steps: 1 } });
-    const delayed = await submit(api, { type: 'demo.sleep', payload: { ms: 10, steps: 1 }, delayMs: 3000 });
+    const waiting = await submit(api, { type: 'test.sleep', payload: { ms: 10, steps: 1 } });
+    const delayed = await submit(api, { type: 'test.sleep', payload: { ms: 10, steps: 1 }, delayMs: 3000 });
     await redisClient.flushall();
     const wipedAt = Date.now();
-    const healthy = await submit(api, { type: 'demo.sleep', payload: { ms: 10, steps: 1 }, delayMs: 2000 });
+    const healthy = await submit(api, { type: 'test.sleep', payload: { ms: 10, steps: 1 }, delayMs: 2000 });
 
     await Promise.all([waiting, delayed, healthy].map((j) => watcher.follow(j.id)));
     const [w, d, h] = await Promise.all(

@@ -2,7 +2,8 @@ import { type RedisHandle, startRedis } from '../../src/dev/redis-server.js';
 import { get, post } from '../support/http.js';
 import { type Instance, stopAllInstances } from '../support/instance.js';
 import { waitFor } from '../support/wait-for.js';
-import { getJob, isolatedEnv, metric, startApi, startWorker, submit, waitForState } from './support.js';
+import { getJob, isolatedEnv, startApi, startWorker, submit, waitForState } from '../support/jobs.js';
+import { metric } from '../support/metrics.js';
 
 let redis: RedisHandle | undefined;
 let api: Instance;
@@ -29,10 +30,10 @@ describe('Redis down at submit', () => {
   it('commits the job (202, queued) without hanging, and runs it once Redis is back', async () => {
     await redis!.stop();
     const started = Date.now();
-    const job = await submit(api, { type: 'demo.sleep', payload: { ms: 50, steps: 2 } });
+    const job = await submit(api, { type: 'test.sleep', payload: { ms: 50, steps: 2 } });
     expect(Date.now() - started).toBeLessThan(3000);
     expect(job.state).toBe('queued');
-    expect(await metric(api, /^squall_jobs_enqueue_failures_total\{type="demo.sleep"/)).toBe(1);
+    expect(await metric(api, /^squall_jobs_enqueue_failures_total\{type="test.sleep"/)).toBe(1);
     expect((await getJob(api, job.id)).state).toBe('queued');
 
     redis = await startRedis({ dir: '.squall', port: redis!.port });

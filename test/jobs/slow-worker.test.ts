@@ -1,5 +1,13 @@
 import { type Instance, stopAllInstances } from '../support/instance.js';
-import { FAST_WORKER, JobWatcher, getJob, isolatedEnv, startApi, startWorker, submit } from './support.js';
+import {
+  FAST_WORKER,
+  JobWatcher,
+  getJob,
+  isolatedEnv,
+  startApi,
+  startWorker,
+  submit,
+} from '../support/jobs.js';
 
 let api: Instance;
 let watcher: JobWatcher;
@@ -21,7 +29,7 @@ describe('a slow but alive worker', () => {
     const lockMs = Number(FAST_WORKER.JOB_LOCK_DURATION_MS);
     // Long enough for BullMQ to take the job for stalled and hand it to the other worker.
     const blockMs = 2 * lockMs;
-    const job = await submit(api, { type: 'demo.edge', payload: { do: 'block', ms: blockMs }, attempts: 2 });
+    const job = await submit(api, { type: 'test.edge', payload: { do: 'block', ms: blockMs }, attempts: 2 });
     await watcher.follow(job.id);
     const done = await watcher.until(
       job.id,

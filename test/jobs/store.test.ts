@@ -25,7 +25,7 @@ async function newJob(): Promise<string> {
   const id = randomUUID();
   await store.insert({
     id,
-    type: 'demo.sleep',
+    type: 'test.sleep',
     payload: { ms: 1 },
     maxAttempts: 3,
     priority: 0,

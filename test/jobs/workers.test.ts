@@ -12,7 +12,7 @@ import {
   startWorker,
   submit,
   waitForState,
-} from './support.js';
+} from '../support/jobs.js';
 
 let env: Record<string, string>;
 let api: Instance;
@@ -34,7 +34,7 @@ const names = (events: JobEvent[]) => events.map((e) => e.event);
 describe('worker crashes and shutdowns', () => {
   it('a worker SIGKILLed mid-job: another worker takes the job over after the stall interval and completes it once', async () => {
     const first = await startWorker(env);
-    const job = await submit(api, { type: 'demo.sleep', payload: { ms: 3000, steps: 6 } });
+    const job = await submit(api, { type: 'test.sleep', payload: { ms: 3000, steps: 6 } });
     await watcher.follow(job.id);
     await watcher.until(job.id, (e) => e.event === 'progress', 'first progress');
 
@@ -56,7 +56,7 @@ describe('worker crashes and shutdowns', () => {
 
   it('SIGTERM: the worker takes no new job, finishes the running one, exits 0; a job too long for the budget is given back', async () => {
     const worker = await startWorker(env, { SHUTDOWN_TIMEOUT_MS: '10000', LOG_LEVEL: 'info' });
-    const running = await submit(api, { type: 'demo.sleep', payload: { ms: 2000, steps: 4 } });
+    const running = await submit(api, { type: 'test.sleep', payload: { ms: 2000, steps: 4 } });
     await watcher.follow(running.id);
     await watcher.event(running.id, 'active');
 
@@ -70,7 +70,7 @@ describe('worker crashes and shutdowns', () => {
     expect(ready.status).toBe(503);
     expect(await ready.json()).toMatchObject({ status: 'shutting_down' });
     // Submitted while the worker drains: it must not start it.
-    const later = await submit(api, { type: 'demo.sleep', payload: { ms: 10, steps: 1 } });
+    const later = await submit(api, { type: 'test.sleep', payload: { ms: 10, steps: 1 } });
     expect(await exited).toEqual({ code: 0, signal: null });
     expect(await getJob(api, running.id)).toMatchObject({ state: 'completed', attempts: 1 });
     expect(await getJob(api, later.id)).toMatchObject({ state: 'queued', attempts: 0 });
@@ -78,7 +78,7 @@ describe('worker crashes and shutdowns', () => {
     // With a 1.5 s budget a 4 s job cannot finish: it goes back to queued, its attempt not counted.
     const short = await startWorker(env, { SHUTDOWN_TIMEOUT_MS: '1500' });
     await waitForState(api, later.id, 'completed');
-    const long = await submit(api, { type: 'demo.sleep', payload: { ms: 4000, steps: 4 } });
+    const long = await submit(api, { type: 'test.sleep', payload: { ms: 4000, steps: 4 } });
     await watcher.follow(long.id);
     await watcher.event(long.id, 'active');
     const started = Date.now();
@@ -87,15 +87,15 @@ describe('worker crashes and shutdowns', () => {
     expect(await getJob(api, long.id)).toMatchObject({ state: 'queued', attempts: 0 });
 
     // While no worker runs: a queued job is cancelled, and must never run.
-    const cancelled = await submit(api, { type: 'demo.sleep', payload: { ms: 10, steps: 1 } });
+    const cancelled = await submit(api, { type: 'test.sleep', payload: { ms: 10, steps: 1 } });
     const res = await post(api.url, `/v1/jobs/${cancelled.id}/cancel`, {});
     expect(res.status).toBe(200);
     expect(res.body.state).toBe('cancelled');
-    const sentinel = await submit(api, { type: 'demo.sleep', payload: { ms: 10, steps: 1 } });
+    const sentinel = await submit(api, { type: 'test.sleep', payload: { ms: 10, steps: 1 } });
     // And prioritized jobs, lowest number first (after the unprioritized ones, as in BullMQ).
     const byPriority: Job[] = [];
     for (const priority of [3, 1, 2]) {
-      byPriority.push(await submit(api, { type: 'demo.sleep', payload: { ms: 10, steps: 1 }, priority }));
+      byPriority.push(await submit(api, { type: 'test.sleep', payload: { ms: 10, steps: 1 }, priority }));
     }
 
     // One job at a time, so the order of starts is the queue's order.

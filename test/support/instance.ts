@@ -5,6 +5,7 @@ import { freePort } from '../../src/dev/free-port.js';
 import { waitFor } from './wait-for.js';
 
 const MAIN = join(process.cwd(), 'dist', 'main.js');
+export const TEST_JOBS = join(process.cwd(), 'dist', 'jobs', 'testing', 'test-jobs.module.js');
 
 export interface Instance {
   port: number;
@@ -38,6 +39,8 @@ export async function startInstance(
       DATABASE_URL: process.env.DATABASE_URL,
       REDIS_URL: process.env.REDIS_URL,
       HOST: '127.0.0.1',
+      // The suite's own job types (src/jobs/testing), built by `npm run build:testing`.
+      TEST_MODULES: TEST_JOBS,
       ...env,
       PORT: String(port),
     },

@@ -1,19 +1,25 @@
 import type { Instance } from './instance.js';
 import { waitFor } from './wait-for.js';
 
-/** One gauge or counter (first series) from an instance's /metrics (NaN when absent). */
-export async function metric(instance: Pick<Instance, 'url'>, name: string): Promise<number> {
+/**
+ * One value from an instance's /metrics: the first series of metric `name`,
+ * or the first line matching `pattern` (to pick labels). A series not
+ * exported yet (a counter never incremented) reads as 0.
+ */
+export async function metric(instance: Pick<Instance, 'url'>, selector: string | RegExp): Promise<number> {
   const text = await (await fetch(`${instance.url}/metrics`)).text();
-  return Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)`, 'm').exec(text)?.[1] ?? NaN);
+  const pattern = typeof selector === 'string' ? new RegExp(`^${selector}(\\{|\\s)`) : selector;
+  const line = text.split('\n').find((l) => pattern.test(l));
+  return line ? Number(line.split(' ').pop()) : 0;
 }
 
-/** Waits until `name` on `instance` satisfies `ok` — for states only /metrics reveals. */
+/** Waits until a metric on `instance` satisfies `ok` — for states only /metrics reveals. */
 export function waitForMetric(
   instance: Pick<Instance, 'url'>,
-  name: string,
+  selector: string | RegExp,
   ok: (value: number) => boolean,
 ): Promise<void> {
-  return waitFor(async () => ok(await metric(instance, name)), { what: `${name} on ${instance.url}` }).then(
-    () => undefined,
-  );
+  return waitFor(async () => ok(await metric(instance, selector)), {
+    what: `${String(selector)} on ${instance.url}`,
+  }).then(() => undefined);
 }

@@ -102,6 +102,8 @@ export const configSchema = z.object({
   JOB_RETENTION_SECONDS: int(0, 10 * 365 * 24 * 3600).default(0),
   /** The BullMQ board at /admin/queues (api role); unset means on except in production. */
   BULL_BOARD_ENABLED: bool.optional(),
+  /** Tests only (ignored in production): compiled module files to load too, e.g. the test job types. */
+  TEST_MODULES: z.string().trim().optional(),
 });
 
 export type AppConfig = z.infer<typeof configSchema> & { ROLE: Role[] };

@@ -1,7 +1,7 @@
-import { AppError } from '../infra/errors/app-error.js';
-import { JobHandler, type JobContext } from '../jobs/job-handler.decorator.js';
+import { AppError } from '../../infra/errors/app-error.js';
+import { JobHandler, type JobContext } from '../job-handler.decorator.js';
 
-/** What demo.edge does: each is an outcome the runner must end in a stored, clear state. */
+/** What test.edge does: each is an outcome the runner must end in a stored, clear state. */
 export const EDGE_CASES = [
   'echo-depth', // completes with {depth} of its payload's `data`
   'deep-result', // returns a result nested `n` levels deep
@@ -43,10 +43,10 @@ const depth = (v: unknown): number =>
 /**
  * Misbehaves on request: results JSON cannot carry, errors Postgres refuses,
  * a blocked event loop, a handler deaf to its abort. The jobs tests use it to
- * pin how the runner ends each; it also shows handler authors what happens.
+ * pin how the runner ends each.
  */
 @JobHandler({
-  name: 'demo.edge',
+  name: 'test.edge',
   payload: { validate },
   attempts: 3,
   backoff: { type: 'fixed', delayMs: 100 },

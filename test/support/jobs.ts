@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Job } from '../../src/jobs/job.js';
-import { createEmptyDatabase } from '../support/database.js';
-import { get, post } from '../support/http.js';
-import { type Instance, startInstance } from '../support/instance.js';
-import { waitFor } from '../support/wait-for.js';
-import { type Msg, TestClient } from '../support/ws-client.js';
+import { createEmptyDatabase } from './database.js';
+import { get, post } from './http.js';
+import { type Instance, startInstance } from './instance.js';
+import { waitFor } from './wait-for.js';
+import { type Msg, TestClient } from './ws-client.js';
 
 export interface JobEvent {
   event: string;
@@ -102,11 +102,4 @@ export class JobWatcher {
   close(): void {
     this.client.close();
   }
-}
-
-/** A counter's value in an instance's /metrics (0 when absent). */
-export async function metric(instance: Instance, pattern: RegExp): Promise<number> {
-  const text = await (await fetch(`${instance.url}/metrics`)).text();
-  const line = text.split('\n').find((l) => pattern.test(l));
-  return line ? Number(line.split(' ').pop()) : 0;
 }
