@@ -324,24 +324,24 @@ export class MessageStore {
     let total = 0;
     const ttl = (seconds: number, scope: string, params: unknown[]) =>
       seconds > 0
-        ? deleteInBatches(
-            this.db,
-            `DELETE FROM messages WHERE ctid = ANY(ARRAY(
-               SELECT m.ctid FROM messages m WHERE m.published_at < now() - make_interval(secs => $1)
-               AND ${scope} LIMIT $${params.length + 2}))`,
-            [seconds, ...params],
-            batch,
+        ? deleteInBatches(batch, (limit) =>
+            this.deleted(
+              `DELETE FROM messages WHERE ctid = ANY(ARRAY(
+                 SELECT m.ctid FROM messages m WHERE m.published_at < now() - make_interval(secs => $1)
+                 AND ${scope} LIMIT $${params.length + 2}))`,
+              [seconds, ...params, limit],
+            ),
           )
         : 0;
     const max = (keep: number, scope: string, params: unknown[]) =>
       keep > 0
-        ? deleteInBatches(
-            this.db,
-            `DELETE FROM messages WHERE ctid = ANY(ARRAY(
-               SELECT m.ctid FROM messages m JOIN channels c ON c.name = m.channel
-               WHERE c.last_seq > $1 AND m.seq <= c.last_seq - $1 AND ${scope} LIMIT $${params.length + 2}))`,
-            [keep, ...params],
-            batch,
+        ? deleteInBatches(batch, (limit) =>
+            this.deleted(
+              `DELETE FROM messages WHERE ctid = ANY(ARRAY(
+                 SELECT m.ctid FROM messages m JOIN channels c ON c.name = m.channel
+                 WHERE c.last_seq > $1 AND m.seq <= c.last_seq - $1 AND ${scope} LIMIT $${params.length + 2}))`,
+              [keep, ...params, limit],
+            ),
           )
         : 0;
     total += await ttl(options.ttlSeconds, notOverridden('history_ttl_seconds', 'm.channel'), []);
@@ -351,6 +351,12 @@ export class MessageStore {
       if (ns.max !== null) total += await max(ns.max, inNamespace('c.name', 2), [ns.name]);
     }
     return total;
+  }
+
+  /** Runs a DELETE; returns how many rows it removed. */
+  private async deleted(sql: string, params: unknown[]): Promise<number> {
+    const [, count]: [unknown[], number] = await this.db.query(sql, params);
+    return count;
   }
 
   private toEnvelope(channel: string, row: Row): Envelope {

@@ -5,13 +5,14 @@ import { type AppConfig, InjectConfig } from '../infra/config/app-config.js';
 import { RedisService } from '../infra/redis/redis.service.js';
 import type { JobRow } from './job.js';
 import { JobRegistry, type RegisteredHandler } from './job-registry.js';
+import { TimeoutError, withTimeout } from '../lib/timeout.js';
+
+export { TimeoutError, withTimeout };
 
 export const MAINTENANCE_QUEUE = 'system.maintenance';
 
 /** What BullMQ holds for a job: nothing, a job still to run (waiting, delayed, active), or a finished one. */
 export type BullPresence = 'missing' | 'present' | 'finished';
-
-export class TimeoutError extends Error {}
 
 /** BullMQ refuses the job's options: retrying cannot help, unlike a Redis that does not answer. */
 export class EnqueueRejectedError extends Error {
@@ -26,15 +27,6 @@ class OptionsCheck extends Job {
   check(): void {
     this.validateOptions(this.asJSON());
   }
-}
-
-export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError(`${what} timed out after ${ms} ms`)), ms);
-  });
-  promise.catch(() => undefined);
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /**

@@ -12,14 +12,13 @@ import { MAX_ATTEMPTS, JobRegistry, type RegisteredHandler } from './job-registr
 import type { JobState } from './job-state.js';
 import { JobsMetrics } from './jobs.metrics.js';
 import { JobsStore } from './jobs.store.js';
+import { IDEMPOTENCY_KEY, parseIdempotencyKey } from '../lib/idempotency-key.js';
 
 export const MAX_DELAY_MS = 365 * 24 * 3600 * 1000;
 /** BullMQ's own limit (2 ** 21 - 1): a larger priority would never be enqueued. */
 export const MAX_PRIORITY = PRIORITY_LIMIT;
 /** When the reconciler first makes sure BullMQ has a job, after the time it should run. */
 const FIRST_CHECK_AFTER_MS = 1000;
-/** Printable ASCII without space (0x21..0x7e). */
-export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
 
 export interface SubmitInput {
   type: string;
@@ -119,10 +118,7 @@ export class JobsService {
     this.checkSize(raw);
     const payload = this.registry.validate(input.type, raw);
     this.checkSize(payload); // a validator may have added to it
-    const key = input.idempotencyKey;
-    if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key))) {
-      throw new AppError('bad_request', 'idempotencyKey must be 1-128 printable ASCII characters, no space');
-    }
+    parseIdempotencyKey(input.idempotencyKey);
     checkInt('delayMs', input.delayMs, 0, MAX_DELAY_MS);
     checkInt('priority', input.priority, 0, MAX_PRIORITY);
     checkInt('attempts', input.attempts, 1, MAX_ATTEMPTS);

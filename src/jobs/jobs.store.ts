@@ -5,6 +5,7 @@ import { type AppConfig, InjectConfig } from '../infra/config/app-config.js';
 import { JOB_COLUMNS, RUN_COLUMNS, type Cursor, type JobRow } from './job.js';
 import { type EventColumns, eventResultColumns, withEvent } from './job-event-sql.js';
 import { FINAL_STATES, type JobEvent, type JobState, fromStates } from './job-state.js';
+import { deleteInBatches } from '../infra/database/delete-in-batches.js';
 
 export interface NewJob {
   id: string;
@@ -339,8 +340,7 @@ export class JobsStore {
    * finished rows by index, so a pass costs what it deletes.
    */
   async deleteFinished(seconds: number, batch = 1000): Promise<number> {
-    let total = 0;
-    for (;;) {
+    return deleteInBatches(batch, async (limit) => {
       const rows: { n: string }[] = await this.db.query(
         `WITH gone AS (
            DELETE FROM jobs WHERE id = ANY(ARRAY(
@@ -352,11 +352,9 @@ export class JobsStore {
            DELETE FROM channels WHERE name IN (SELECT 'job:' || id FROM gone) RETURNING name
          )
          SELECT count(*)::text AS n FROM gone`,
-        [seconds, FINAL_STATES, batch],
+        [seconds, FINAL_STATES, limit],
       );
-      const n = Number(rows[0]?.n ?? 0);
-      total += n;
-      if (n < batch) return total;
-    }
+      return Number(rows[0]?.n ?? 0);
+    });
   }
 }

@@ -76,6 +76,8 @@ describe('idempotencyKey', () => {
     expect(fresh.body.message).toMatch(/^priority must be an integer/);
     const spaced = await post(api.url, '/v1/jobs', { ...body, idempotencyKey: 'has space' });
     expect(spaced.status).toBe(400);
-    expect(spaced.body.message).toBe('idempotencyKey must be 1-128 printable ASCII characters, no space');
+    expect(spaced.body.message).toBe(
+      'idempotencyKey must be 1-128 printable ASCII characters without spaces (0x21-0x7e)',
+    );
   });
 });

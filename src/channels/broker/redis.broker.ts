@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { AppError } from '../../infra/errors/app-error.js';
 import { RedisService } from '../../infra/redis/redis.service.js';
 import type { Broker } from './broker.js';
+import { withTimeout } from '../../lib/timeout.js';
 
 /**
  * Redis pub/sub, one Redis channel per Squall channel (`<prefix>:ch:<name>`),
@@ -51,22 +52,11 @@ export class RedisBroker implements Broker {
    * (503 / error frame) instead.
    */
   async subscribe(channel: string): Promise<void> {
-    const pending = this.redis.subscriber.subscribe(this.keyPrefix + channel);
-    pending.catch(() => undefined); // it may still fail after the timeout below
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        pending,
-        new Promise((_, reject) => {
-          timer = setTimeout(
-            () => reject(new AppError('unavailable', 'Redis is unavailable; retry shortly', 2)),
-            SUBSCRIBE_TIMEOUT_MS,
-          );
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await withTimeout(
+      this.redis.subscriber.subscribe(this.keyPrefix + channel),
+      SUBSCRIBE_TIMEOUT_MS,
+      () => new AppError('unavailable', 'Redis is unavailable; retry shortly', 2),
+    );
   }
 
   async unsubscribe(channel: string): Promise<void> {

@@ -1,11 +1,10 @@
 import { AppError } from '../../infra/errors/app-error.js';
+import { parseIdempotencyKey } from '../../lib/idempotency-key.js';
 
 export interface PublishBody {
   data: unknown;
   idempotencyKey?: string;
 }
-
-const KEY = /^[\x21-\x7e]{1,128}$/;
 
 /**
  * Checks a publish body by hand rather than with a DTO class: `data` is any
@@ -21,13 +20,6 @@ export function parsePublishBody(body: unknown): PublishBody {
   }
   const { data, idempotencyKey } = body as Record<string, unknown>;
   if (data === undefined) throw new AppError('bad_request', 'data is required');
-  // null is how many JSON clients spell "not given".
-  if (idempotencyKey === undefined || idempotencyKey === null) return { data };
-  if (typeof idempotencyKey !== 'string' || !KEY.test(idempotencyKey)) {
-    throw new AppError(
-      'bad_request',
-      'idempotencyKey must be 1-128 printable ASCII characters without spaces (0x21-0x7e)',
-    );
-  }
-  return { data, idempotencyKey };
+  const key = parseIdempotencyKey(idempotencyKey);
+  return key === undefined ? { data } : { data, idempotencyKey: key };
 }

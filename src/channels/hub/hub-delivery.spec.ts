@@ -1,20 +1,9 @@
 import { jest } from '@jest/globals';
-import { Logger } from '@nestjs/common';
-import { CH, type Route, Recorder, World, drive, flush, range } from './testing/hub-world.js';
+import { CH, type Route, Recorder, World, drive, flush, range, useHubClock } from './testing/hub-world.js';
 
 /** Delivery, the subscribe answer, and broker reference counting. Driven through {@link World} (see testing/hub-world.ts). */
 
-beforeAll(() => {
-  Logger.overrideLogger(false);
-});
-
-beforeEach(() => {
-  jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
-});
-
-afterEach(() => {
-  jest.useRealTimers();
-});
+useHubClock();
 
 describe('Hub: delivery and the subscribe answer', () => {
   it('delivers live messages in seq order, exactly once, to several subscribers whatever route they take', async () => {

@@ -1,20 +1,8 @@
-import { jest } from '@jest/globals';
-import { Logger } from '@nestjs/common';
-import { CH, Recorder, World, drive, flush, range } from './testing/hub-world.js';
+import { CH, Recorder, World, drive, flush, range, useHubClock } from './testing/hub-world.js';
 
 /** Postgres read failures: retried, nothing lost, nothing left behind. Driven through {@link World} (see testing/hub-world.ts). */
 
-beforeAll(() => {
-  Logger.overrideLogger(false);
-});
-
-beforeEach(() => {
-  jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
-});
-
-afterEach(() => {
-  jest.useRealTimers();
-});
+useHubClock();
 
 describe('Hub: Postgres read failures', () => {
   it('retries a failed catch-up read and loses nothing', async () => {

@@ -1,9 +1,7 @@
-import { jest } from '@jest/globals';
-import { Logger } from '@nestjs/common';
 import type { Envelope } from '../envelope.js';
 import { RESYNC_HINT } from './hub.js';
 import type { Subscriber } from './subscriber.js';
-import { CH, Recorder, World, drive, flush, range } from './testing/hub-world.js';
+import { CH, Recorder, World, drive, flush, range, useHubClock } from './testing/hub-world.js';
 
 /**
  * An instance whose hub is behind Postgres (a Redis message still in flight,
@@ -11,17 +9,7 @@ import { CH, Recorder, World, drive, flush, range } from './testing/hub-world.js
  * message that this hub does not hear of.
  */
 
-beforeAll(() => {
-  Logger.overrideLogger(false);
-});
-
-beforeEach(() => {
-  jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
-});
-
-afterEach(() => {
-  jest.useRealTimers();
-});
+useHubClock();
 
 /** A hub following CH at `hubAt` while Postgres has `pgAt`. */
 async function lagging(hubAt: number, pgAt: number): Promise<{ w: World; first: Recorder }> {

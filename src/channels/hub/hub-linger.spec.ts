@@ -1,6 +1,5 @@
 import { jest } from '@jest/globals';
-import { Logger } from '@nestjs/common';
-import { CH, Recorder, World, flush, range } from './testing/hub-world.js';
+import { CH, Recorder, World, flush, range, useHubClock } from './testing/hub-world.js';
 
 /**
  * Long polls leave as soon as they are answered and come straight back: the
@@ -8,17 +7,7 @@ import { CH, Recorder, World, flush, range } from './testing/hub-world.js';
  * answers what it delivered a moment ago from memory.
  */
 
-beforeAll(() => {
-  Logger.overrideLogger(false);
-});
-
-beforeEach(() => {
-  jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
-});
-
-afterEach(() => {
-  jest.useRealTimers();
-});
+useHubClock();
 
 const options = { lingerMs: 1000, recentMaxMessages: 50, recentMaxBytes: 1 << 20 };
 

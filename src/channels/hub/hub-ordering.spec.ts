@@ -1,22 +1,10 @@
-import { jest } from '@jest/globals';
-import { Logger } from '@nestjs/common';
 import fc from 'fast-check';
 import { type ChannelMessage, Envelope } from '../envelope.js';
-import { CH, Recorder, World, drive, flush, range, settle } from './testing/hub-world.js';
+import { CH, Recorder, World, drive, flush, range, settle, useHubClock } from './testing/hub-world.js';
 
 /** Ordering: reordered and lost broker messages, resyncs and gap fills. Driven through {@link World} (see testing/hub-world.ts). */
 
-beforeAll(() => {
-  Logger.overrideLogger(false);
-});
-
-beforeEach(() => {
-  jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
-});
-
-afterEach(() => {
-  jest.useRealTimers();
-});
+useHubClock();
 
 describe('Hub: out-of-order and lost broker messages', () => {
   it('restores seq order when the broker reorders (3 before 2, 6 before 5 before 4)', async () => {

@@ -1,24 +1,13 @@
 import { jest } from '@jest/globals';
-import { Logger } from '@nestjs/common';
 import fc from 'fast-check';
 import { type ChannelMessage } from '../envelope.js';
 import type { SubscribeResult } from './hub.js';
 import { MAX_BACKLOG } from './subscription.js';
-import { CH, type Route, Recorder, World, drive, flush, range } from './testing/hub-world.js';
+import { CH, type Route, Recorder, World, drive, flush, range, useHubClock } from './testing/hub-world.js';
 
 /** Resume: history then live, exactly once, while publishes race it. Driven through {@link World} (see testing/hub-world.ts). */
 
-beforeAll(() => {
-  Logger.overrideLogger(false);
-});
-
-beforeEach(() => {
-  jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
-});
-
-afterEach(() => {
-  jest.useRealTimers();
-});
+useHubClock();
 
 describe('Hub: resume race', () => {
   it.each([

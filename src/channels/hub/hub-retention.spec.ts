@@ -1,20 +1,8 @@
-import { jest } from '@jest/globals';
-import { Logger } from '@nestjs/common';
-import { CH, Recorder, World, drive, flush, range, settle } from './testing/hub-world.js';
+import { CH, Recorder, World, drive, flush, range, settle, useHubClock } from './testing/hub-world.js';
 
 /** Retention: seqs removed from Postgres before or after this instance saw them. Driven through {@link World} (see testing/hub-world.ts). */
 
-beforeAll(() => {
-  Logger.overrideLogger(false);
-});
-
-beforeEach(() => {
-  jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
-});
-
-afterEach(() => {
-  jest.useRealTimers();
-});
+useHubClock();
 
 describe('Hub: retention', () => {
   it.each([

@@ -4,6 +4,7 @@ import { Envelope } from '../envelope.js';
 import type { Subscriber } from './subscriber.js';
 import { RecentWindow } from './recent-window.js';
 import { Subscription } from './subscription.js';
+import { backoffMs, sleep } from '../../lib/backoff.js';
 
 /** What the hub reads from Postgres (MessageStore implements it). */
 export interface HistorySource {
@@ -236,7 +237,7 @@ export class Hub {
           channel: subscription.channel,
           err: (err as Error).message,
         });
-        await delay(Math.min(100 * 2 ** attempt++, 2000));
+        await sleep(backoffMs(attempt++, 100, 2000));
         continue;
       }
       // Paced by the transport: a replay goes out as fast as the client reads
@@ -357,7 +358,7 @@ export class Hub {
             page = await this.store.history(stream.name, stream.nextSeq - 1, PAGE);
           } catch (err) {
             this.logger.warn({ msg: 'gap fill failed', channel: stream.name, err: (err as Error).message });
-            await delay(Math.min(100 * 2 ** attempt++, 2000));
+            await sleep(backoffMs(attempt++, 100, 2000));
             continue;
           }
           attempt = 0;
@@ -382,7 +383,7 @@ export class Hub {
             this.advance(stream);
             if (stream.pending.size === 0) return;
           }
-          await delay(50);
+          await sleep(50);
         }
       } finally {
         stream.filling = false;
@@ -432,5 +433,3 @@ export class Hub {
     });
   }
 }
-
-const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { RedisService } from '../redis/redis.service.js';
+import { withTimeout } from '../../lib/timeout.js';
 
 @Injectable()
 export class RedisHealthIndicator {
@@ -14,19 +15,15 @@ export class RedisHealthIndicator {
     // While disconnected ioredis queues commands instead of failing them, so
     // ask the connection state first and bound the PING.
     if (!this.redis.isReady()) return indicator.down({ message: `connection ${this.redis.command.status}` });
-    let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([
+      await withTimeout(
         this.redis.command.ping(),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`no PONG within ${timeoutMs} ms`)), timeoutMs);
-        }),
-      ]);
+        timeoutMs,
+        () => new Error(`no PONG within ${timeoutMs} ms`),
+      );
       return indicator.up();
     } catch (err) {
       return indicator.down({ message: (err as Error).message });
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { Redis, RedisOptions } from 'ioredis';
 import { type AppConfig, InjectConfig } from '../config/app-config.js';
+import { backoffMs } from '../../lib/backoff.js';
 
 /**
  * Owns every Redis connection of the process: one shared command connection,
@@ -29,7 +30,7 @@ export class RedisService implements OnApplicationShutdown {
     const client = new Redis(this.config.REDIS_URL, {
       connectionName: `squall:${name}`,
       // Keep reconnecting forever, at most every 2 s; Redis restarts are routine.
-      retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
+      retryStrategy: (times) => backoffMs(times, 100, 2000),
       ...overrides,
     });
     let wasReady = false;

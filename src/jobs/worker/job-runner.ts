@@ -17,8 +17,7 @@ import { isFinal } from '../job-state.js';
 import type { AttemptOutcome, JobsMetrics } from '../jobs.metrics.js';
 import type { JobsStore, Transitioned } from '../jobs.store.js';
 import { validatePayload } from '../payload.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { backoffMs, sleep } from '../../lib/backoff.js';
 
 /** Retries a Postgres write while the database is briefly unreachable (~7 s in all), then gives up. */
 export async function withDbRetry<T>(fn: () => Promise<T>): Promise<T> {
@@ -27,7 +26,7 @@ export async function withDbRetry<T>(fn: () => Promise<T>): Promise<T> {
       return await fn();
     } catch (err) {
       if (attempt >= 6 || !isDatabaseUnavailable(err)) throw err;
-      await sleep(Math.min(250 * 2 ** attempt, 2000));
+      await sleep(backoffMs(attempt, 250, 2000));
     }
   }
 }

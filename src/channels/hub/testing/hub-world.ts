@@ -1,4 +1,5 @@
-import { jest } from '@jest/globals';
+import { afterEach, beforeAll, beforeEach, jest } from '@jest/globals';
+import { Logger } from '@nestjs/common';
 import { MemoryBroker } from '../../broker/testing/memory.broker.js';
 import { type ChannelMessage, Envelope } from '../../envelope.js';
 import { Hub, type HubOptions, type SubscribeResult } from '../hub.js';
@@ -137,4 +138,20 @@ export class World {
     await this.hub.start(result.subscription, pageSize);
     return result;
   }
+}
+
+/**
+ * What every hub spec file sets up: no log noise, and fake timers (but real
+ * ticks and microtasks) so retries and re-reads wait only for `drive`/`settle`.
+ */
+export function useHubClock(): void {
+  beforeAll(() => {
+    Logger.overrideLogger(false);
+  });
+  beforeEach(() => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
+  });
+  afterEach(() => {
+    jest.useRealTimers();
+  });
 }
