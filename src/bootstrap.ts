@@ -9,6 +9,7 @@ import { AppModule } from './app.module.js';
 import { rawHttpError } from './common/raw-http-error.js';
 import { StrictQueryInterceptor } from './common/strict-query.interceptor.js';
 import { SquallWsAdapter } from './gateway/squall-ws.adapter.js';
+import { setupOpenApi } from './docs/openapi.js';
 import { Lifecycle } from './health/lifecycle.js';
 import { type AppConfig, ConfigError, hasRole, parseConfig } from './config/config.schema.js';
 
@@ -35,6 +36,7 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   app.useBodyParser('json', { limit: config.MAX_MESSAGE_BYTES * 2 + 16 * 1024 });
   app.useGlobalInterceptors(new StrictQueryInterceptor());
   if (hasRole(config, 'gateway')) app.useWebSocketAdapter(new SquallWsAdapter(app, config));
+  if (hasRole(config, 'api')) setupOpenApi(app);
   await app.listen(config.PORT, config.HOST);
   answerMalformedRequests(app.getHttpServer() as Server);
   return app;
