@@ -12,6 +12,7 @@ import { GatewayModule } from './gateway/gateway.module.js';
 import { HealthModule } from './health/health.module.js';
 import { JobsModule } from './jobs/jobs.module.js';
 import { LoggingModule } from './logging/logging.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
 import { NamespacesHttpModule } from './namespaces/http/namespaces-http.module.js';
 import { RedisModule } from './redis/redis.module.js';
 
@@ -37,6 +38,7 @@ export class AppModule {
         DatabaseModule.forRoot(config),
         RedisModule,
         HealthModule.forRoot(config.ROLE),
+        MetricsModule,
         ...roleModules,
       ],
       providers: [

@@ -14,6 +14,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { ChannelsService } from '../channels/channels.service.js';
 import { PublishRateLimit } from '../channels/publish-rate-limit.js';
+import { ConnectionsMetric } from '../metrics/connections.metric.js';
 import { slowConsumersCounter } from '../channels/slow-consumers.metric.js';
 import { AppError } from '../common/app-error.js';
 import { type AppConfig, InjectConfig } from '../config/app-config.js';
@@ -58,6 +59,7 @@ export class ChannelsGateway
     });
     this.slowConsumers = slowConsumersCounter(registry);
     const connections = this.connections;
+    ConnectionsMetric.of(registry).source('ws', () => connections.size);
     new Gauge({
       name: 'squall_ws_connections',
       help: 'Open WebSocket connections',

@@ -5,6 +5,7 @@ import { ApiErrors, ApiLastEventId } from '../../docs/openapi.js';
 import type { Counter, Registry } from 'prom-client';
 import { AppError } from '../../common/app-error.js';
 import { InjectMetrics } from '../../health/metrics.js';
+import { ConnectionsMetric } from '../../metrics/connections.metric.js';
 import { slowConsumersCounter } from '../slow-consumers.metric.js';
 import { type AppConfig, InjectConfig } from '../../config/app-config.js';
 import { ChannelsService } from '../channels.service.js';
@@ -19,6 +20,7 @@ import { StreamQueryDto } from '../dto/channel-queries.dto.js';
 @Controller('v1/channels')
 export class ChannelStreamController {
   private readonly slowConsumers: Counter<'transport'>;
+  private readonly connections: ConnectionsMetric;
 
   constructor(
     private readonly channels: ChannelsService,
@@ -26,6 +28,7 @@ export class ChannelStreamController {
     @InjectMetrics() registry: Registry,
   ) {
     this.slowConsumers = slowConsumersCounter(registry);
+    this.connections = ConnectionsMetric.of(registry);
   }
 
   @ApiOperation({
@@ -128,7 +131,9 @@ export class ChannelStreamController {
       if (!closed) res.write(': heartbeat\n\n');
     }, this.config.SSE_HEARTBEAT_MS);
     const removeDrain = this.channels.onShutdown(() => stop('end'));
+    const untrack = this.connections.track('sse');
     release = () => {
+      untrack();
       closed = true;
       clearInterval(timers.heartbeat);
       removeDrain();

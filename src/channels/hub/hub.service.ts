@@ -2,6 +2,7 @@ import { Inject, Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { type AppConfig, InjectConfig } from '../../config/app-config.js';
 import { InjectMetrics } from '../../health/metrics.js';
+import { deliveryLagHistogram } from '../../metrics/delivery-lag.metric.js';
 import { BROKER, type Broker } from '../broker/broker.js';
 import { MessageStore } from '../message.store.js';
 import { Hub } from './hub.js';
@@ -30,10 +31,14 @@ export class HubService extends Hub implements OnModuleInit, OnApplicationShutdo
       help: 'Messages handed to local subscribers (one per subscriber)',
       registers: [registry],
     });
+    const lag = deliveryLagHistogram(registry);
     super(store, broker, {
       onGap: () => gaps.inc(),
       onSkip: (_c, from, to) => skipped.inc(to - from + 1),
-      onDeliver: (n) => delivered.inc(n),
+      onDeliver: (n, envelope) => {
+        delivered.inc(n);
+        if (n > 0) lag(envelope.message.publishedAt);
+      },
     });
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const hub = this;

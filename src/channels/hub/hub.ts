@@ -14,7 +14,7 @@ export interface HistorySource {
 
 export interface HubStats {
   onGap?(channel: string): void;
-  onDeliver?(count: number): void;
+  onDeliver?(count: number, envelope: Envelope): void;
   onSkip?(channel: string, from: number, to: number): void;
 }
 
@@ -290,7 +290,7 @@ export class Hub {
       stream.pending.delete(stream.nextSeq);
       stream.nextSeq++;
       for (const sub of stream.subs) sub.push(envelope);
-      this.stats.onDeliver?.(stream.subs.size);
+      this.stats.onDeliver?.(stream.subs.size, envelope);
     }
   }
 
