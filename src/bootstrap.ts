@@ -11,6 +11,8 @@ import { StrictQueryInterceptor } from './common/strict-query.interceptor.js';
 import { SquallWsAdapter } from './gateway/squall-ws.adapter.js';
 import { setupOpenApi } from './docs/openapi.js';
 import { Lifecycle } from './health/lifecycle.js';
+import { METRICS_REGISTRY } from './health/metrics.js';
+import { httpMetrics } from './metrics/http.metrics.js';
 import { type AppConfig, ConfigError, hasRole, parseConfig } from './config/config.schema.js';
 
 /** Creates and starts one Squall instance; used by main.ts, the dev start and tests. */
@@ -21,6 +23,7 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   });
   app.useLogger(app.get(Logger));
   app.disable('x-powered-by');
+  app.use(httpMetrics(app.get(METRICS_REGISTRY)));
   // Behind the load balancer, the client address (rate limits, logs) comes from X-Forwarded-For.
   app.set('trust proxy', config.TRUST_PROXY);
   if (config.CORS_ORIGINS) {

@@ -194,6 +194,26 @@ describe('/metrics', () => {
     expect(await value('squall_postgres_connections_opened_total')).toBeGreaterThan(openedBefore);
   });
 
+  it('counts HTTP requests by route pattern and status, and times them', async () => {
+    const route = '/v1/channels/:channel/messages';
+    const created = { method: 'POST', route, status: '201' };
+    const before = await value('squall_http_requests_total', created);
+    const timedBefore = await value('squall_http_request_duration_seconds_count', { method: 'POST', route });
+    await post(app.url, `/v1/channels/${uniqueChannel('http')}/messages`, { data: 1 });
+    await post(app.url, `/v1/channels/${uniqueChannel('http')}/messages`, { data: 1 });
+    expect(await get(app.url, '/no/such/route')).toMatchObject({ status: 404 });
+    expect(await value('squall_http_requests_total', created)).toBe(before + 2);
+    expect(await value('squall_http_request_duration_seconds_count', { method: 'POST', route })).toBe(
+      timedBefore + 2,
+    );
+    expect(await value('squall_http_requests_total', { route: 'unmatched', status: '404' })).toBeGreaterThan(
+      0,
+    );
+    // Concrete URLs never become labels.
+    const { samples } = await scrape();
+    expect(samples.filter((s) => s.labels.route?.includes('http.'))).toEqual([]);
+  });
+
   it('has every metric the Grafana dashboard queries, with the label values it selects', async () => {
     const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as {
       panels: { title: string; targets?: { expr: string }[] }[];
