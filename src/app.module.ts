@@ -1,35 +1,40 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { ChannelsModule } from './channels/channels.module.js';
-import { ChannelsHttpModule } from './channels/http/channels-http.module.js';
-import { HttpExceptionFilter } from './common/http-exception.filter.js';
-import { AppValidationPipe } from './common/validation/validation.pipe.js';
-import { ConfigModule } from './config/config.module.js';
-import { type AppConfig, hasRole } from './config/config.schema.js';
-import { DatabaseModule } from './database/database.module.js';
 import { DemoModule } from './demo/demo.module.js';
-import { GatewayModule } from './gateway/gateway.module.js';
-import { HealthModule } from './health/health.module.js';
+import { ConfigModule } from './infra/config/config.module.js';
+import { type AppConfig, hasRole } from './infra/config/config.schema.js';
+import { DatabaseModule } from './infra/database/database.module.js';
+import { HealthModule } from './infra/health/health.module.js';
+import { HttpExceptionFilter } from './infra/http/http-exception.filter.js';
+import { AppValidationPipe } from './infra/http/validation/validation.pipe.js';
+import { LoggingModule } from './infra/logging/logging.module.js';
+import { MetricsModule } from './infra/metrics/metrics.module.js';
+import { RedisModule } from './infra/redis/redis.module.js';
 import { JobsModule } from './jobs/jobs.module.js';
-import { LoggingModule } from './logging/logging.module.js';
-import { MetricsModule } from './metrics/metrics.module.js';
-import { NamespacesHttpModule } from './namespaces/http/namespaces-http.module.js';
-import { RedisModule } from './redis/redis.module.js';
+import { NamespacesModule } from './namespaces/namespaces.module.js';
+import { ApiRoleModule } from './roles/api.module.js';
+import { GatewayRoleModule } from './roles/gateway.module.js';
+import { WorkerRoleModule } from './roles/worker.module.js';
 
 /**
- * The module tree is chosen by ROLE: shared infrastructure always, then the
- * transports and the job worker only in the roles that run them.
+ * Features every role loads: their cores (services, entities), never their
+ * transports. A job type must load in every role (the API validates submits
+ * against the registry), so job modules go here too.
+ */
+export const features = [ChannelsModule, JobsModule, NamespacesModule, DemoModule];
+
+/**
+ * Shared infrastructure always, the features' cores always, then each role
+ * ROLE asks for (src/roles/: what `api`, `gateway` and `worker` serve).
  */
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
-    const roleModules: NonNullable<DynamicModule['imports']> = [
-      ChannelsModule,
-      JobsModule.forRoot(config),
-      DemoModule,
-    ];
-    if (hasRole(config, 'api')) roleModules.push(ChannelsHttpModule, NamespacesHttpModule);
-    if (hasRole(config, 'gateway')) roleModules.push(GatewayModule);
+    const roles: NonNullable<DynamicModule['imports']> = [];
+    if (hasRole(config, 'api')) roles.push(ApiRoleModule.forRoot(config));
+    if (hasRole(config, 'gateway')) roles.push(GatewayRoleModule);
+    if (hasRole(config, 'worker')) roles.push(WorkerRoleModule);
     return {
       module: AppModule,
       imports: [
@@ -39,7 +44,8 @@ export class AppModule {
         RedisModule,
         HealthModule.forRoot(config.ROLE),
         MetricsModule,
-        ...roleModules,
+        ...features,
+        ...roles,
       ],
       providers: [
         { provide: APP_FILTER, useClass: HttpExceptionFilter },

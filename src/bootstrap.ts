@@ -6,14 +6,14 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
-import { rawHttpError } from './common/raw-http-error.js';
-import { StrictQueryInterceptor } from './common/strict-query.interceptor.js';
-import { SquallWsAdapter } from './gateway/squall-ws.adapter.js';
+import { rawHttpError } from './infra/http/raw-http-error.js';
+import { StrictQueryInterceptor } from './infra/http/strict-query.interceptor.js';
+import { SquallWsAdapter } from './channels/ws/squall-ws.adapter.js';
 import { setupOpenApi } from './docs/openapi.js';
-import { Lifecycle } from './health/lifecycle.js';
-import { METRICS_REGISTRY } from './health/metrics.js';
-import { httpMetrics } from './metrics/http.metrics.js';
-import { type AppConfig, ConfigError, hasRole, parseConfig } from './config/config.schema.js';
+import { Lifecycle } from './infra/lifecycle/lifecycle.js';
+import { METRICS_REGISTRY } from './infra/metrics/metrics.js';
+import { httpMetrics } from './infra/metrics/http.metrics.js';
+import { type AppConfig, ConfigError, hasRole, parseConfig } from './infra/config/config.schema.js';
 
 /** Creates and starts one Squall instance; used by main.ts, the dev start and tests. */
 export async function createApp(config: AppConfig): Promise<INestApplication> {

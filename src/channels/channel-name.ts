@@ -1,4 +1,4 @@
-import { AppError } from '../common/app-error.js';
+import { AppError } from '../infra/errors/app-error.js';
 
 /** Channel names: 1..128 of letters, digits and `_ - . :`; the part before the first `:` is the namespace. */
 export const CHANNEL_NAME = /^[A-Za-z0-9_\-.:]{1,128}$/;

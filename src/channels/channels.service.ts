@@ -1,10 +1,10 @@
 import { Inject, Injectable, Logger, BeforeApplicationShutdown } from '@nestjs/common';
 import { Counter, type Registry } from 'prom-client';
-import { AppError } from '../common/app-error.js';
-import { isInvalidDataError } from '../common/database-errors.js';
-import { checkJsonValue } from '../common/json-limits.js';
-import { type AppConfig, InjectConfig } from '../config/app-config.js';
-import { InjectMetrics } from '../health/metrics.js';
+import { AppError } from '../infra/errors/app-error.js';
+import { isInvalidDataError } from '../infra/errors/database-errors.js';
+import { checkJsonValue } from '../lib/json-limits.js';
+import { type AppConfig, InjectConfig } from '../infra/config/app-config.js';
+import { InjectMetrics } from '../infra/metrics/metrics.js';
 import { BROKER, type Broker } from './broker/broker.js';
 import { assertChannelName, isServiceOnly } from './channel-name.js';
 import type { ChannelMessage, Envelope } from './envelope.js';
@@ -13,7 +13,7 @@ import { RESYNC_HINT, type SubscribeResult } from './hub/hub.js';
 import type { Subscriber } from './hub/subscriber.js';
 import { NamespacesService } from '../namespaces/namespaces.service.js';
 import { MessageStore } from './message.store.js';
-import { ConnectionsMetric } from '../metrics/connections.metric.js';
+import { ConnectionsMetric } from '../infra/metrics/connections.metric.js';
 
 /** What transports hand the hub, and get back for a subscription: the only hub types they see. */
 export type { Subscriber };
@@ -125,6 +125,24 @@ export class ChannelsService implements BeforeApplicationShutdown {
     return { message: envelope.message, envelope, created };
   }
 
+  /**
+   * Fans out a message on a service-only channel that its module committed in
+   * its own statement (jobs write a job's event in the same statement as the
+   * transition it announces, so the channel's order is the job's order).
+   * Same fan-out as {@link publish} after its commit: this instance's hub
+   * directly, the others through the broker, not awaited.
+   */
+  announceCommitted(envelope: Envelope): void {
+    if (!isServiceOnly(envelope.channel)) {
+      throw new AppError('forbidden', `channel ${envelope.channel} is not written by the service`);
+    }
+    this.published.inc();
+    this.hub.ingest(envelope);
+    this.broker.publish(envelope.channel, envelope.json()).catch((err: Error) => {
+      this.logger.warn(`broker publish on ${envelope.channel} failed (hubs will resync): ${err.message}`);
+    });
+  }
+
   async history(channel: string, after: number, limit: number): Promise<Page> {
     this.assertChannel(channel);
     const rows = await this.store.history(channel, after, limit + 1);
@@ -184,8 +202,12 @@ export class ChannelsService implements BeforeApplicationShutdown {
     // is a client ahead of this instance's hub (it read from a busier
     // instance): Postgres may already hold what the hub has yet to hear of.
     this.assertChannel(channel);
-    if (this.hub.knownLastSeq(channel) !== after) {
-      const rows = await this.store.history(channel, after, limit);
+    const known = this.hub.knownLastSeq(channel);
+    if (known !== after) {
+      // Just behind this instance's head: the recent window has it, no query.
+      const recent =
+        known !== undefined && after < known ? this.hub.recentAfter(channel, after, limit) : undefined;
+      const rows = recent ?? (await this.store.history(channel, after, limit));
       if (rows.length > 0) {
         return { messages: rows, lastSeq: rows[rows.length - 1].seq, truncated: rows[0].seq > after + 1 };
       }

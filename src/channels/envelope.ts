@@ -15,8 +15,8 @@ export interface ChannelMessage {
 export class Envelope {
   private _json?: string;
   private _message?: ChannelMessage;
-  private _ws?: string;
-  private _sse?: string;
+  private _ws?: Buffer;
+  private _sse?: Buffer;
 
   private constructor(
     readonly channel: string,
@@ -55,13 +55,16 @@ export class Envelope {
     return (this._json ??= JSON.stringify(this._message));
   }
 
-  /** The WebSocket `message` frame. */
-  wsFrame(): string {
-    return (this._ws ??= `{"event":"message","data":${this.json()}}`);
+  /**
+   * The WebSocket `message` frame, encoded once: every subscriber's socket
+   * gets the same bytes instead of encoding the text again per client.
+   */
+  wsFrame(): Buffer {
+    return (this._ws ??= Buffer.from(`{"event":"message","data":${this.json()}}`));
   }
 
-  /** The Server-Sent Events block: `id:` is the seq, so Last-Event-ID resumes. */
-  sseFrame(): string {
-    return (this._sse ??= `id: ${this.seq}\nevent: message\ndata: ${this.json()}\n\n`);
+  /** The Server-Sent Events block (`id:` is the seq, so Last-Event-ID resumes), encoded once. */
+  sseFrame(): Buffer {
+    return (this._sse ??= Buffer.from(`id: ${this.seq}\nevent: message\ndata: ${this.json()}\n\n`));
   }
 }

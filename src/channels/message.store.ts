@@ -3,11 +3,11 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Histogram, type Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
-import { AppError } from '../common/app-error.js';
-import { Batcher } from '../common/batcher.js';
-import { deleteInBatches } from '../database/delete-in-batches.js';
-import { type AppConfig, InjectConfig } from '../config/app-config.js';
-import { InjectMetrics } from '../health/metrics.js';
+import { AppError } from '../infra/errors/app-error.js';
+import { Batcher } from '../lib/batcher.js';
+import { deleteInBatches } from '../infra/database/delete-in-batches.js';
+import { type AppConfig, InjectConfig } from '../infra/config/app-config.js';
+import { InjectMetrics } from '../infra/metrics/metrics.js';
 import { Envelope } from './envelope.js';
 
 const IDEMPOTENCY_CONSTRAINT = 'messages_idempotency_key_uq';

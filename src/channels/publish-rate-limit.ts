@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { AppError } from '../common/app-error.js';
-import { RateLimiter } from '../common/rate-limiter.js';
-import { type AppConfig, InjectConfig } from '../config/app-config.js';
+import { AppError } from '../infra/errors/app-error.js';
+import { RateLimiter } from '../lib/rate-limiter.js';
+import { type AppConfig, InjectConfig } from '../infra/config/app-config.js';
 
 /** RATE_LIMIT_PUBLISH_PER_SEC per client (REST: per address; WebSocket: per connection). 0 = off. */
 @Injectable()

@@ -16,9 +16,11 @@ export interface JobContext {
   readonly signal: AbortSignal;
   readonly logger: JobLogger;
   /**
-   * Reports progress, 0..100 (rounded, clamped). Writes are coalesced: a burst
-   * of calls costs one write per round trip, and the last value always lands.
-   * Resolves once the value is stored and published; never rejects.
+   * Reports progress, 0..100 (rounded, clamped). Writes are coalesced: the
+   * first at once, then at most one per 50 ms, the latest value winning, so a
+   * tight loop may call it freely. Resolves at once (it never waits for
+   * Postgres) and never rejects; a value still waiting when the attempt ends
+   * is dropped, since the final event says where the job ended.
    */
   progress(percent: number): Promise<void>;
 }

@@ -1,12 +1,15 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { type JobsOptions, type JobState as BullState, Job, Queue } from 'bullmq';
+import { type JobsOptions, Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { type AppConfig, InjectConfig } from '../config/app-config.js';
-import { RedisService } from '../redis/redis.service.js';
+import { type AppConfig, InjectConfig } from '../infra/config/app-config.js';
+import { RedisService } from '../infra/redis/redis.service.js';
 import type { JobRow } from './job.js';
 import { JobRegistry, type RegisteredHandler } from './job-registry.js';
 
 export const MAINTENANCE_QUEUE = 'system.maintenance';
+
+/** What BullMQ holds for a job: nothing, a job still to run (waiting, delayed, active), or a finished one. */
+export type BullPresence = 'missing' | 'present' | 'finished';
 
 export class TimeoutError extends Error {}
 
@@ -96,7 +99,9 @@ export class JobQueues implements OnModuleInit, OnApplicationShutdown {
   async add(row: JobRow, handler: RegisteredHandler): Promise<void> {
     const delay = Math.max(0, row.run_at.getTime() - Date.now());
     const queue = this.queue(handler);
-    const data = { payload: row.payload };
+    // The payload is shown on the board; the handler reads it from the row.
+    // (The reconciler re-adds jobs without it: the row is the truth.)
+    const data = row.payload === undefined ? {} : { payload: row.payload };
     const opts: JobsOptions = {
       jobId: row.id,
       attempts: row.max_attempts,
@@ -131,12 +136,24 @@ export class JobQueues implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  async state(handler: RegisteredHandler, id: string): Promise<BullState | 'unknown'> {
-    return withTimeout(
-      this.queue(handler).getJobState(id),
-      this.config.JOB_ENQUEUE_TIMEOUT_MS,
-      'getJobState',
-    );
+  /**
+   * Whether BullMQ has each job, and whether it has finished it, in one
+   * pipelined round trip: HMGET of two fields of each job's hash (O(1) per
+   * job, unlike getJobState, which scans the wait list).
+   */
+  async inspect(handler: RegisteredHandler, ids: string[]): Promise<Map<string, BullPresence>> {
+    const queue = this.queue(handler);
+    const pipeline = this.connection.pipeline();
+    for (const id of ids) pipeline.hmget(queue.toKey(id), 'timestamp', 'finishedOn');
+    const replies = await withTimeout(pipeline.exec(), this.config.JOB_ENQUEUE_TIMEOUT_MS, 'job inspection');
+    const out = new Map<string, BullPresence>();
+    ids.forEach((id, i) => {
+      const [err, fields] = replies?.[i] ?? [new Error('no reply'), null];
+      if (err) throw err;
+      const [timestamp, finishedOn] = fields as (string | null)[];
+      out.set(id, !timestamp ? 'missing' : finishedOn ? 'finished' : 'present');
+    });
+    return out;
   }
 
   async failedReason(handler: RegisteredHandler, id: string): Promise<string | undefined> {

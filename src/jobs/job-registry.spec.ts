@@ -1,5 +1,5 @@
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
-import { AppError } from '../common/app-error.js';
+import { AppError } from '../infra/errors/app-error.js';
 import type { JobContext, JobHandlerInstance } from './job-handler.decorator.js';
 import { JobHandler, JOB_HANDLER } from './job-handler.decorator.js';
 import { HandlerTable } from './job-registry.js';

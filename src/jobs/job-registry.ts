@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DiscoveryService, Reflector } from '@nestjs/core';
-import { AppError } from '../common/app-error.js';
-import { type AppConfig, InjectConfig } from '../config/app-config.js';
+import { AppError } from '../infra/errors/app-error.js';
+import { type AppConfig, InjectConfig } from '../infra/config/app-config.js';
 import {
   type BackoffOptions,
   JOB_HANDLER,

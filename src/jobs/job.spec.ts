@@ -1,4 +1,4 @@
-import { AppError } from '../common/app-error.js';
+import { AppError } from '../infra/errors/app-error.js';
 import { decodeCursor, encodeCursor } from './job.js';
 
 describe('job cursor', () => {

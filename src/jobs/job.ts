@@ -1,4 +1,4 @@
-import { AppError } from '../common/app-error.js';
+import { AppError } from '../infra/errors/app-error.js';
 import type { JobState } from './job-state.js';
 
 /** A job as every API answers it and every `job:<id>` event carries it. */
@@ -23,14 +23,18 @@ export interface Job {
   updatedAt: string;
 }
 
-/** A `jobs` row as {@link JOB_COLUMNS} selects it. */
+/**
+ * A `jobs` row as {@link JOB_COLUMNS} selects it. Transitions return
+ * {@link RUN_COLUMNS}, without `payload` and `result` (never needed after the
+ * write, and up to MAX_MESSAGE_BYTES each): those two are then undefined.
+ */
 export interface JobRow {
   id: string;
   type: string;
   state: JobState;
   progress: number;
-  payload: unknown;
-  result: unknown;
+  payload?: unknown;
+  result?: unknown;
   error: string | null;
   attempts: number;
   max_attempts: number;
@@ -38,21 +42,23 @@ export interface JobRow {
   delay_ms: string;
   idempotency_key: string | null;
   lease: string | null;
-  enqueued_at: Date | null;
+  /** Until when the running attempt's lease holds unless renewed. */
+  lease_expires_at: Date | null;
   run_at: Date;
   created_at: Date;
   started_at: Date | null;
   finished_at: Date | null;
   updated_at: Date;
-  /** A final state whose event is not known to be published yet. */
-  final_event_pending: boolean;
   /** created_at in microseconds since the epoch, exact: the keyset cursor. */
   created_us: string;
 }
 
-export const JOB_COLUMNS = `id, type, state, progress, payload, result, error, attempts, max_attempts, priority,
-  delay_ms::text AS delay_ms, idempotency_key, lease, enqueued_at, run_at, created_at, started_at,
-  finished_at, updated_at, final_event_pending, (extract(epoch FROM created_at) * 1000000)::bigint::text AS created_us`;
+/** Everything but payload and result. */
+export const RUN_COLUMNS = `id, type, state, progress, error, attempts, max_attempts, priority,
+  delay_ms::text AS delay_ms, idempotency_key, lease, lease_expires_at, run_at, created_at, started_at,
+  finished_at, updated_at, (extract(epoch FROM created_at) * 1000000)::bigint::text AS created_us`;
+
+export const JOB_COLUMNS = `payload, result, ${RUN_COLUMNS}`;
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
@@ -62,7 +68,7 @@ export function toJob(row: JobRow): Job {
     type: row.type,
     state: row.state,
     progress: row.progress,
-    payload: row.payload,
+    payload: row.payload ?? null,
     result: row.result ?? null,
     error: row.error,
     attempts: row.attempts,

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { InjectMetrics } from '../health/metrics.js';
+import { InjectMetrics } from '../infra/metrics/metrics.js';
 import { JobQueues, withTimeout } from './job-queues.js';
 
 /** How one attempt ended, as the duration histogram and the outcome counter label it. */

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { PRIORITY_LIMIT } from 'bullmq';
-import { AppError } from '../common/app-error.js';
-import { isInvalidDataError } from '../common/database-errors.js';
-import { checkJsonValue } from '../common/json-limits.js';
-import { type AppConfig, InjectConfig } from '../config/app-config.js';
+import { AppError } from '../infra/errors/app-error.js';
+import { isInvalidDataError } from '../infra/errors/database-errors.js';
+import { checkJsonValue } from '../lib/json-limits.js';
+import { type AppConfig, InjectConfig } from '../infra/config/app-config.js';
 import { type Job, type JobRow, UUID, decodeCursor, encodeCursor, toJob } from './job.js';
 import { JobEvents } from './job-events.js';
 import { JobQueues } from './job-queues.js';
@@ -16,8 +16,8 @@ import { JobsStore } from './jobs.store.js';
 export const MAX_DELAY_MS = 365 * 24 * 3600 * 1000;
 /** BullMQ's own limit (2 ** 21 - 1): a larger priority would never be enqueued. */
 export const MAX_PRIORITY = PRIORITY_LIMIT;
-/** How long the API waits for the worker to announce a running job's cancel before doing it itself. */
-const CANCEL_BACKSTOP_MS = 2000;
+/** When the reconciler first makes sure BullMQ has a job, after the time it should run. */
+const FIRST_CHECK_AFTER_MS = 1000;
 /** Printable ASCII without space (0x21..0x7e). */
 export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
 
@@ -80,6 +80,9 @@ export class JobsService {
         priority: input.priority ?? 0,
         delayMs: input.delayMs ?? 0,
         idempotencyKey: input.idempotencyKey,
+        // BullMQ gets it within milliseconds; should it not (Redis away), the
+        // reconciler finds out a second after the job should have run.
+        checkAfterMs: FIRST_CHECK_AFTER_MS,
       });
     } catch (err) {
       // e.g. \u0000 in a string: Postgres refuses it in jsonb. The input is at
@@ -89,9 +92,12 @@ export class JobsService {
       return this.replayOr(refusal, input.idempotencyKey);
     }
     const { row, created } = inserted;
-    if (created) this.metrics.submitted.inc({ type: handler.name });
-    if (row.state === 'queued' && !row.enqueued_at) await this.enqueue(row);
-    return { job: toJob(row), created };
+    if (!created) return { job: toJob(row), created };
+    this.metrics.submitted.inc({ type: handler.name });
+    // The new row comes back without its payload: it is the one just validated.
+    const full = { ...row, payload };
+    await this.enqueue(full, handler);
+    return { job: toJob(full), created };
   }
 
   /**
@@ -133,18 +139,19 @@ export class JobsService {
     }
   }
 
-  /** Best effort: on failure the row stays unenqueued and the reconciler takes over. */
-  private async enqueue(row: JobRow): Promise<void> {
-    const handler = this.registry.get(row.type);
-    if (!handler) return;
+  /**
+   * Best effort: on failure the row is still there and the reconciler, which
+   * looks at every pending row once it is due (check_at), adds it to BullMQ.
+   * Nothing is written back on success: BullMQ having the job is what the
+   * reconciler checks, not a flag in the row.
+   */
+  private async enqueue(row: JobRow, handler: RegisteredHandler): Promise<void> {
     try {
       await this.queues.add(row, handler);
     } catch (err) {
       this.metrics.enqueueFailures.inc({ type: row.type });
       this.logger.warn(`job ${row.id} committed but not enqueued yet (${(err as Error).message})`);
-      return;
     }
-    await this.store.markEnqueued(row.id).catch(() => undefined);
   }
 
   async get(id: string): Promise<Job> {
@@ -166,15 +173,11 @@ export class JobsService {
 
   /**
    * Cancels a queued, delayed or running job: the row turns `cancelled` now,
-   * then the job is removed from BullMQ and the worker running it, if any, is
-   * told to abort. Were the removal to fail, the row's state still keeps the
-   * job from ever starting.
-   *
-   * The `cancelled` event must be the job's last. A queued job's is
-   * published here at once. A running job's is published by its worker once
-   * it has stopped (after any progress event it had in flight), so nothing
-   * follows it; should no worker do so (dead, unreachable), a backstop here,
-   * and the reconciler, publish it within seconds.
+   * with its `cancelled` event in the same statement, so it is the job's last
+   * event (a worker's later writes are fenced out by the state). Then the job
+   * is removed from BullMQ, or the worker running it is told to abort. Were
+   * either to fail, the row's state still keeps the job from starting again,
+   * and the worker's heartbeat finds the cancel within seconds.
    */
   async cancel(id: string): Promise<Job> {
     assertUuid(id);
@@ -184,15 +187,13 @@ export class JobsService {
       throw new AppError('conflict', `job ${id} is already ${current.state}`);
     }
     const { row, previous } = cancelled;
+    this.events.announce(row);
     this.metrics.outcomes.inc({ type: row.type, outcome: 'cancelled' });
     const handler = this.registry.get(row.type);
     if (previous === 'queued') {
-      await this.events.publish('cancelled', row, JobEvents.finalKey('cancelled'));
       if (handler) void this.queues.remove(handler, row.id);
     } else {
       void this.queues.signalCancel(row.id);
-      const backstop = setTimeout(() => void this.events.announcePending(row.id), CANCEL_BACKSTOP_MS);
-      backstop.unref();
     }
     return toJob(row);
   }

@@ -1,8 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { JOB_COLUMNS, type Cursor, type JobRow } from './job.js';
-import { FINAL_STATES, type JobState, PENDING_STATES, fromStates } from './job-state.js';
+import { type AppConfig, InjectConfig } from '../infra/config/app-config.js';
+import { JOB_COLUMNS, RUN_COLUMNS, type Cursor, type JobRow } from './job.js';
+import { type EventColumns, eventResultColumns, withEvent } from './job-event-sql.js';
+import { FINAL_STATES, type JobEvent, type JobState, fromStates } from './job-state.js';
 
 export interface NewJob {
   id: string;
@@ -12,6 +14,8 @@ export interface NewJob {
   priority: number;
   delayMs: number;
   idempotencyKey?: string;
+  /** How long after run_at the reconciler first checks that BullMQ has the job. */
+  checkAfterMs: number;
 }
 
 export interface ListFilter {
@@ -21,40 +25,83 @@ export interface ListFilter {
   after?: Cursor;
 }
 
+/** A row after a transition, with the event written in the same statement (ev_* null when none). */
+export type Transitioned = JobRow & Partial<EventColumns>;
+
+/** A pending row the reconciler claimed; `live` when it is active under an unexpired lease. */
+export type DueRow = JobRow & { live: boolean };
+
 /** Error texts are stored whole up to this many characters. */
 const MAX_ERROR_CHARS = 4000;
-export const clipError = (message: string) =>
-  message.length > MAX_ERROR_CHARS ? `${message.slice(0, MAX_ERROR_CHARS - 1)}…` : message;
+/**
+ * An error text Postgres will store: NUL (which `text` refuses) replaced, and
+ * at most MAX_ERROR_CHARS characters.
+ */
+export function clipError(message: string): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = message.replace(/\u0000/g, '\uFFFD');
+  return clean.length > MAX_ERROR_CHARS ? `${clean.slice(0, MAX_ERROR_CHARS - 1)}…` : clean;
+}
 
 /**
  * Every read and write of the `jobs` table. Each transition is one
  * conditional UPDATE: it names the states it may leave (from the state
  * machine) and, for a running attempt, the attempt's lease; when it matches no
  * row the transition did not happen and the caller learns it from `null`.
+ * A transition that announces an event writes it in the same statement
+ * (see job-event-sql.ts): one round trip, and events in the job's order.
  */
 @Injectable()
 export class JobsStore {
-  constructor(@InjectDataSource() private readonly db: DataSource) {}
+  /** Results up to this size ride along in their event; larger ones are left for GET /v1/jobs/:id. */
+  readonly eventResultCap: number;
 
-  private async one(sql: string, params: unknown[]): Promise<JobRow | null> {
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    @InjectConfig() config: AppConfig,
+  ) {
+    this.eventResultCap = Math.max(0, Math.min(8192, config.MAX_MESSAGE_BYTES - 2048));
+  }
+
+  private async one<T = JobRow>(sql: string, params: unknown[]): Promise<T | null> {
     const result: unknown = await this.db.query(sql, params);
     // TypeORM answers an UPDATE ... RETURNING with [rows, count].
-    const rows = (Array.isArray(result) && Array.isArray(result[0]) ? result[0] : result) as JobRow[];
+    const rows = (Array.isArray(result) && Array.isArray(result[0]) ? result[0] : result) as T[];
     return rows[0] ?? null;
   }
 
-  private async many(sql: string, params: unknown[]): Promise<JobRow[]> {
+  private async many<T = JobRow>(sql: string, params: unknown[]): Promise<T[]> {
     const result: unknown = await this.db.query(sql, params);
-    return (Array.isArray(result) && Array.isArray(result[0]) ? result[0] : result) as JobRow[];
+    return (Array.isArray(result) && Array.isArray(result[0]) ? result[0] : result) as T[];
   }
 
-  /** Inserts the job; with a used idempotency key, returns the existing one instead. */
+  /** Runs `update` (no RETURNING) and, when it matched, writes `event` in the same statement. */
+  private transition(
+    update: string,
+    params: unknown[],
+    event: JobEvent | null,
+    returning = RUN_COLUMNS,
+  ): Promise<Transitioned | null> {
+    if (!event) return this.one(`${update} RETURNING ${returning}`, params);
+    const cap = `$${params.length + 1}`;
+    const sql = withEvent(
+      `${update} RETURNING ${returning}, ${eventResultColumns(cap)}`,
+      `$${params.length + 2}`,
+    );
+    return this.one(sql, [...params, this.eventResultCap, event]);
+  }
+
+  /**
+   * Inserts the job; with a used idempotency key, returns the existing one
+   * instead. A new row comes back without payload (the caller has it).
+   */
   async insert(job: NewJob): Promise<{ row: JobRow; created: boolean }> {
     const row = await this.one(
-      `INSERT INTO jobs (id, type, payload, max_attempts, priority, delay_ms, run_at, idempotency_key)
-       VALUES ($1, $2, $3::jsonb, $4, $5, $6::bigint, now() + $6::bigint * interval '1 millisecond', $7)
+      `INSERT INTO jobs (id, type, payload, max_attempts, priority, delay_ms, run_at, check_at, idempotency_key)
+       VALUES ($1, $2, $3::jsonb, $4, $5, $6::bigint, now() + $6::bigint * interval '1 millisecond',
+         now() + ($6::bigint + $8::bigint) * interval '1 millisecond', $7)
        ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-       RETURNING ${JOB_COLUMNS}`,
+       RETURNING ${RUN_COLUMNS}`,
       [
         job.id,
         job.type,
@@ -63,6 +110,7 @@ export class JobsStore {
         job.priority,
         job.delayMs,
         job.idempotencyKey ?? null,
+        job.checkAfterMs,
       ],
     );
     if (row) return { row, created: true };
@@ -105,210 +153,210 @@ export class JobsStore {
     );
   }
 
-  markEnqueued(id: string): Promise<unknown> {
-    return this.db.query('UPDATE jobs SET enqueued_at = now() WHERE id = $1 AND enqueued_at IS NULL', [id]);
-  }
-
   /**
-   * Starts an attempt under a new lease: from queued, or from active when the
-   * previous worker stalled (its lease is then void). Refused for a final job
-   * and for one with no attempts left.
+   * Starts an attempt under a new lease that holds for `leaseMs` unless its
+   * worker renews it: from queued, or from active once the previous
+   * attempt's lease has expired (its worker stopped renewing: dead, not just
+   * slow). Refused for a final job and for one with no attempts left. Writes
+   * the `active` event. Answers the payload, which the handler needs.
    */
-  activate(id: string, lease: string): Promise<JobRow | null> {
-    return this.one(
+  activate(id: string, lease: string, leaseMs: number): Promise<Transitioned | null> {
+    return this.transition(
       `UPDATE jobs SET state = 'active', lease = $2, attempts = attempts + 1, progress = 0,
-         started_at = coalesce(started_at, now()), enqueued_at = coalesce(enqueued_at, now()), updated_at = now()
-       WHERE id = $1 AND state = ANY($3) AND attempts < max_attempts
-       RETURNING ${JOB_COLUMNS}`,
-      [id, lease, fromStates('active')],
+         lease_expires_at = now() + $3::bigint * interval '1 millisecond',
+         check_at = now() + 2 * $3::bigint * interval '1 millisecond',
+         started_at = coalesce(started_at, now()), updated_at = now()
+       WHERE id = $1 AND attempts < max_attempts
+         AND (state = 'queued'
+           OR (state = 'active' AND lease IS DISTINCT FROM $2
+             AND (lease_expires_at IS NULL OR lease_expires_at < now())))`,
+      [id, lease, leaseMs],
+      'active',
+      `payload, ${RUN_COLUMNS}`,
     );
   }
 
-  progress(id: string, lease: string, progress: number): Promise<JobRow | null> {
-    return this.one(
+  progress(id: string, lease: string, progress: number): Promise<Transitioned | null> {
+    return this.transition(
       `UPDATE jobs SET progress = $3, updated_at = now()
-       WHERE id = $1 AND lease = $2 AND state = 'active'
-       RETURNING ${JOB_COLUMNS}`,
+       WHERE id = $1 AND lease = $2 AND state = 'active'`,
       [id, lease, progress],
+      'progress',
     );
   }
 
-  complete(id: string, lease: string, resultJson: string): Promise<JobRow | null> {
-    return this.one(
+  complete(id: string, lease: string, resultJson: string): Promise<Transitioned | null> {
+    return this.transition(
       `UPDATE jobs SET state = 'completed', progress = 100, result = $3::jsonb, error = NULL, lease = NULL,
-         finished_at = now(), updated_at = now(), final_event_pending = true
-       WHERE id = $1 AND lease = $2 AND state = ANY($4)
-       RETURNING ${JOB_COLUMNS}`,
+         lease_expires_at = NULL, finished_at = now(), updated_at = now()
+       WHERE id = $1 AND lease = $2 AND state = ANY($4)`,
       [id, lease, resultJson, fromStates('completed')],
+      'completed',
     );
   }
 
   /** The attempt failed for good. */
-  fail(id: string, lease: string, error: string): Promise<JobRow | null> {
-    return this.one(
-      `UPDATE jobs SET state = 'failed', error = $3, lease = NULL, finished_at = now(), updated_at = now(),
-         final_event_pending = true
-       WHERE id = $1 AND lease = $2 AND state = 'active'
-       RETURNING ${JOB_COLUMNS}`,
+  fail(id: string, lease: string, error: string): Promise<Transitioned | null> {
+    return this.transition(
+      `UPDATE jobs SET state = 'failed', error = $3, lease = NULL, lease_expires_at = NULL,
+         finished_at = now(), updated_at = now()
+       WHERE id = $1 AND lease = $2 AND state = 'active'`,
       [id, lease, clipError(error)],
+      'failed',
     );
   }
 
-  /** The attempt failed and another one follows (BullMQ schedules it after the backoff). */
-  retry(id: string, lease: string, error: string): Promise<JobRow | null> {
-    return this.one(
-      `UPDATE jobs SET state = 'queued', error = $3, lease = NULL, updated_at = now()
-       WHERE id = $1 AND lease = $2 AND state = ANY($4)
-       RETURNING ${JOB_COLUMNS}`,
-      [id, lease, clipError(error), fromStates('queued')],
+  /**
+   * The attempt failed and another one follows (BullMQ schedules it after
+   * the backoff; the reconciler looks again `checkAfterMs` later).
+   */
+  retry(id: string, lease: string, error: string, checkAfterMs: number): Promise<Transitioned | null> {
+    return this.transition(
+      `UPDATE jobs SET state = 'queued', error = $3, lease = NULL, lease_expires_at = NULL, updated_at = now(),
+         check_at = now() + $5::bigint * interval '1 millisecond'
+       WHERE id = $1 AND lease = $2 AND state = ANY($4)`,
+      [id, lease, clipError(error), fromStates('queued'), checkAfterMs],
+      null,
     );
   }
 
   /** Gives the attempt back (worker shutting down): queued again, the attempt not counted. */
-  requeue(id: string, lease: string): Promise<JobRow | null> {
-    return this.one(
-      `UPDATE jobs SET state = 'queued', lease = NULL, attempts = greatest(attempts - 1, 0), progress = 0,
-         updated_at = now()
-       WHERE id = $1 AND lease = $2 AND state = ANY($3)
-       RETURNING ${JOB_COLUMNS}`,
+  requeue(id: string, lease: string): Promise<Transitioned | null> {
+    return this.transition(
+      `UPDATE jobs SET state = 'queued', lease = NULL, lease_expires_at = NULL,
+         attempts = greatest(attempts - 1, 0), progress = 0, updated_at = now(), check_at = now()
+       WHERE id = $1 AND lease = $2 AND state = ANY($3)`,
       [id, lease, fromStates('queued')],
+      null,
     );
   }
 
   /** A pending job whose attempts are used up although none finished (its workers died): failed. */
-  failExhausted(id: string, error: string): Promise<JobRow | null> {
-    return this.one(
-      `UPDATE jobs SET state = 'failed', error = $2, lease = NULL, finished_at = now(), updated_at = now(),
-         final_event_pending = true
+  failExhausted(id: string, error: string): Promise<Transitioned | null> {
+    return this.transition(
+      `UPDATE jobs SET state = 'failed', error = $2, lease = NULL, lease_expires_at = NULL,
+         finished_at = now(), updated_at = now()
        WHERE id = $1 AND state = ANY($3) AND attempts >= max_attempts
-       RETURNING ${JOB_COLUMNS}`,
+         AND (state = 'queued' OR lease_expires_at IS NULL OR lease_expires_at < now())`,
       [id, clipError(error), fromStates('failed')],
+      'failed',
     );
   }
 
   /** A pending job BullMQ will never take (it refuses its options): failed, whatever its attempts. */
-  failUnenqueueable(id: string, error: string): Promise<JobRow | null> {
-    return this.one(
-      `UPDATE jobs SET state = 'failed', error = $2, lease = NULL, finished_at = now(), updated_at = now(),
-         final_event_pending = true
-       WHERE id = $1 AND state = ANY($3)
-       RETURNING ${JOB_COLUMNS}`,
+  failUnenqueueable(id: string, error: string): Promise<Transitioned | null> {
+    return this.transition(
+      `UPDATE jobs SET state = 'failed', error = $2, lease = NULL, lease_expires_at = NULL,
+         finished_at = now(), updated_at = now()
+       WHERE id = $1 AND state = ANY($3)`,
       [id, clipError(error), fromStates('failed')],
+      'failed',
     );
   }
 
   /**
-   * Cancels a pending job; also answers the state it left, since who
-   * announces the cancel depends on it (see JobsService.cancel). Null when the
-   * job is missing or already final.
+   * Cancels a pending job, writing its `cancelled` event in the same
+   * statement (so nothing a worker writes later can follow it); also answers
+   * the state it left, since a running job's worker must be told. Null when
+   * the job is missing or already final.
    */
-  async cancel(id: string): Promise<{ row: JobRow; previous: JobState } | null> {
-    return this.db.transaction(async (tx) => {
-      const current: { state: JobState }[] = await tx.query(
-        'SELECT state FROM jobs WHERE id = $1 FOR UPDATE',
-        [id],
-      );
-      const previous = current[0]?.state;
-      if (!previous || !fromStates('cancelled').includes(previous)) return null;
-      const result: [JobRow[], number] = await tx.query(
-        `UPDATE jobs SET state = 'cancelled', lease = NULL, finished_at = now(), updated_at = now(),
-           final_event_pending = true
-         WHERE id = $1
-         RETURNING ${JOB_COLUMNS}`,
-        [id],
-      );
-      return { row: result[0][0], previous };
-    });
+  async cancel(id: string): Promise<{ row: Transitioned; previous: JobState } | null> {
+    const row = await this.transition(
+      `UPDATE jobs SET state = 'cancelled', lease = NULL, lease_expires_at = NULL,
+         finished_at = now(), updated_at = now()
+       FROM (SELECT id AS locked_id, state AS previous FROM jobs WHERE id = $1 FOR UPDATE) p
+       WHERE jobs.id = p.locked_id AND p.previous = ANY($2)`,
+      [id, fromStates('cancelled')],
+      'cancelled',
+      `${JOB_COLUMNS}, p.previous`,
+    );
+    if (!row) return null;
+    const { previous, ...rest } = row as Transitioned & { previous: JobState };
+    return { row: rest as Transitioned, previous };
   }
 
-  markAnnounced(id: string): Promise<unknown> {
-    return this.db.query('UPDATE jobs SET final_event_pending = false WHERE id = $1', [id]);
-  }
-
-  /** Of these running attempts, the ones whose lease is no longer current, with the row's state. */
-  async staleLeases(
+  /**
+   * Renews the leases of these running attempts (the worker's heartbeat) and
+   * answers the ones it could not renew, with the row's state: cancelled, or
+   * taken over after the lease expired. One statement for all of them.
+   */
+  async heartbeat(
     runs: { id: string; lease: string }[],
+    leaseMs: number,
   ): Promise<{ id: string; lease: string; state: JobState | null }[]> {
     if (runs.length === 0) return [];
-    return this.db.query(
-      `SELECT t.id::text AS id, t.lease::text AS lease, j.state
+    return this.many(
+      `WITH renewed AS (
+         UPDATE jobs j SET lease_expires_at = now() + $3::bigint * interval '1 millisecond'
+         FROM unnest($1::uuid[], $2::uuid[]) AS r(id, lease)
+         WHERE j.id = r.id AND j.lease = r.lease AND j.state = 'active'
+         RETURNING j.id
+       )
+       SELECT t.id::text AS id, t.lease::text AS lease, j.state
        FROM unnest($1::uuid[], $2::uuid[]) AS t(id, lease)
        LEFT JOIN jobs j ON j.id = t.id
-       WHERE j.id IS NULL OR j.state <> 'active' OR j.lease IS DISTINCT FROM t.lease`,
-      [runs.map((r) => r.id), runs.map((r) => r.lease)],
+       WHERE t.id NOT IN (SELECT id FROM renewed)`,
+      [runs.map((r) => r.id), runs.map((r) => r.lease), leaseMs],
     );
   }
 
   /**
-   * Claims queued rows BullMQ has never acknowledged (Redis was down at
-   * submit), oldest first. Claiming stamps checked_at, so reconcilers on
-   * several workers take disjoint batches and each row is retried once per
-   * `retryMs`.
+   * Claims pending rows that are due for a comparison with BullMQ, oldest
+   * due first, and sets when each is due next, so reconcilers on several
+   * workers take disjoint batches. A pass reads only due rows (index on
+   * check_at). An active row under a live lease is only pushed to its lease's
+   * expiry (its worker is alive); any other row is next due after as long as
+   * it has already been quiet (between `minMs` and `maxMs`): a backlog that
+   * waits in BullMQ for hours is looked at a few times, not every pass.
    */
-  claimUnenqueued(types: string[], limit: number, retryMs: number): Promise<JobRow[]> {
+  claimDue(types: string[], limit: number, minMs: number, maxMs: number): Promise<DueRow[]> {
     return this.many(
-      `UPDATE jobs SET checked_at = now() WHERE id IN (
+      `UPDATE jobs SET check_at = CASE
+           WHEN state = 'active' AND lease_expires_at >= now() THEN lease_expires_at + $3::bigint * interval '1 millisecond'
+           ELSE now() + least(greatest(now() - updated_at, $3::bigint * interval '1 millisecond'),
+                              $4::bigint * interval '1 millisecond') END
+       WHERE id IN (
          SELECT id FROM jobs
-         WHERE state = 'queued' AND enqueued_at IS NULL AND type = ANY($1)
-           AND created_at < now() - interval '1 second'
-           AND (checked_at IS NULL OR checked_at < now() - $2 * interval '1 millisecond')
-         ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED)
-       RETURNING ${JOB_COLUMNS}`,
-      [types, retryMs, limit],
+         WHERE state IN ('queued', 'active') AND check_at <= now() AND type = ANY($1)
+         ORDER BY check_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+       RETURNING ${RUN_COLUMNS}, (state = 'active' AND lease_expires_at >= now()) AS live`,
+      [types, limit, minMs, maxMs],
+    );
+  }
+
+  /** Makes these rows due again (a pass that claimed them could not check them). */
+  async dueNow(ids: string[]): Promise<void> {
+    await this.db.query(
+      `UPDATE jobs SET check_at = now() WHERE id = ANY($1::uuid[]) AND state IN ('queued', 'active')`,
+      [ids],
     );
   }
 
   /**
-   * Claims pending, enqueued rows to compare with BullMQ, least recently
-   * checked first. A row is due for a check once it has been quiet for
-   * `quiet.queuedMs` (`quiet.activeMs` when active: a running job may write
-   * nothing for a while) and either was never checked, was last checked
-   * `recheck.dueMs` ago (`recheck.laterMs` while it is delayed into the
-   * future), or has come due since its last check: a delayed job Redis lost
-   * is found when it should run, however long its delay.
+   * Deletes finished jobs older than `seconds`, in batches, with their
+   * `job:<id>` channel and its messages (the messages go with the channel,
+   * ON DELETE CASCADE); returns how many jobs. Each batch reads the oldest
+   * finished rows by index, so a pass costs what it deletes.
    */
-  claimForCheck(
-    types: string[],
-    limit: number,
-    quiet: { queuedMs: number; activeMs: number },
-    recheck: { dueMs: number; laterMs: number },
-  ): Promise<JobRow[]> {
-    return this.many(
-      `UPDATE jobs SET checked_at = now() WHERE id IN (
-         SELECT id FROM jobs
-         WHERE state = ANY($1) AND enqueued_at IS NOT NULL AND type = ANY($2)
-           AND updated_at < now() - (CASE WHEN state = 'active' THEN $4::bigint ELSE $3::bigint END) * interval '1 millisecond'
-           AND (checked_at IS NULL
-             OR checked_at < now() - (CASE WHEN run_at > now() THEN $6::bigint ELSE $5::bigint END) * interval '1 millisecond'
-             OR (checked_at < run_at AND run_at <= now()))
-         ORDER BY checked_at NULLS FIRST LIMIT $7 FOR UPDATE SKIP LOCKED)
-       RETURNING ${JOB_COLUMNS}`,
-      [PENDING_STATES, types, quiet.queuedMs, quiet.activeMs, recheck.dueMs, recheck.laterMs, limit],
-    );
-  }
-
-  /** Final rows whose event may not have been published (the publisher failed or died). */
-  unannounced(limit: number, graceMs: number): Promise<JobRow[]> {
-    return this.many(
-      `SELECT ${JOB_COLUMNS} FROM jobs
-       WHERE final_event_pending AND finished_at < now() - $1 * interval '1 millisecond'
-       ORDER BY finished_at LIMIT $2`,
-      [graceMs, limit],
-    );
-  }
-
-  /** Deletes finished jobs older than `seconds`, in batches; returns how many. */
-  async deleteFinished(seconds: number, batch = 5000): Promise<number> {
+  async deleteFinished(seconds: number, batch = 1000): Promise<number> {
     let total = 0;
     for (;;) {
-      const res: [unknown[], number] = await this.db.query(
-        `DELETE FROM jobs WHERE id = ANY(ARRAY(
-           SELECT id FROM jobs WHERE finished_at < now() - $1 * interval '1 second'
-             AND state = ANY($2) AND NOT final_event_pending LIMIT $3))`,
+      const rows: { n: string }[] = await this.db.query(
+        `WITH gone AS (
+           DELETE FROM jobs WHERE id = ANY(ARRAY(
+             SELECT id FROM jobs WHERE finished_at < now() - $1 * interval '1 second'
+               AND state = ANY($2) ORDER BY finished_at LIMIT $3))
+           RETURNING id
+         ),
+         channels_gone AS (
+           DELETE FROM channels WHERE name IN (SELECT 'job:' || id FROM gone) RETURNING name
+         )
+         SELECT count(*)::text AS n FROM gone`,
         [seconds, FINAL_STATES, batch],
       );
-      total += res[1];
-      if (res[1] < batch) return total;
+      const n = Number(rows[0]?.n ?? 0);
+      total += n;
+      if (n < batch) return total;
     }
   }
 }

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Expose, Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Max, Min, ValidateNested } from 'class-validator';
-import { AppError } from '../common/app-error.js';
+import { AppError } from '../infra/errors/app-error.js';
 import { validatePayload } from './payload.js';
 
 class Inner {

@@ -1,6 +1,6 @@
 import { instanceToPlain, plainToInstance } from 'class-transformer';
 import { type ValidationError, validateSync } from 'class-validator';
-import { AppError } from '../common/app-error.js';
+import { AppError } from '../infra/errors/app-error.js';
 import type { JobHandlerOptions, PayloadClass } from './job-handler.decorator.js';
 import { droppedKey, nullsAsAbsent } from './payload-dto.js';
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
-import { AppError } from '../common/app-error.js';
+import { AppError } from '../infra/errors/app-error.js';
 import type { CreateNamespaceDto, NamespaceSettingsDto } from './dto/namespace-settings.dto.js';
 import { NamespaceEntity } from './namespace.entity.js';
 

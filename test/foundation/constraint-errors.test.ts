@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { constraintViolation } from '../../src/common/database-constraints.js';
+import { constraintViolation } from '../../src/infra/errors/database-constraints.js';
 import { migrate } from '../support/database.js';
 
 /**

@@ -1,4 +1,4 @@
-import { migrations } from '../../src/database/migrations/index.js';
+import { migrations } from '../../src/infra/database/migrations/index.js';
 import { createEmptyDatabase, query } from '../support/database.js';
 import { startInstance, stopAllInstances } from '../support/instance.js';
 

@@ -1,7 +1,7 @@
 import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '../../src/database/data-source-options.js';
-import { entities } from '../../src/database/entities.js';
-import { runMigrationsLocked } from '../../src/database/migrate.js';
+import { dataSourceOptions } from '../../src/infra/database/data-source-options.js';
+import { entities } from '../../src/infra/database/entities.js';
+import { runMigrationsLocked } from '../../src/infra/database/migrate.js';
 import { createEmptyDatabase } from '../support/database.js';
 
 /**

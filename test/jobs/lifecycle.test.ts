@@ -287,6 +287,7 @@ describe('reading jobs', () => {
     expect(res.status).toBe(200);
     expect(res.body.types.map((t: { name: string }) => t.name)).toEqual([
       'demo.cpu',
+      'demo.edge',
       'demo.fail',
       'demo.sleep',
     ]);

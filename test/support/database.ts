@@ -25,8 +25,8 @@ export async function createEmptyDatabase(prefix = 'squall_t'): Promise<string> 
 /** Applies the migrations to `url`, as an instance does at start (for tests that start none). */
 export async function migrate(url: string): Promise<void> {
   const { DataSource } = await import('typeorm');
-  const { dataSourceOptions } = await import('../../src/database/data-source-options.js');
-  const { runMigrationsLocked } = await import('../../src/database/migrate.js');
+  const { dataSourceOptions } = await import('../../src/infra/database/data-source-options.js');
+  const { runMigrationsLocked } = await import('../../src/infra/database/migrate.js');
   const db = await new DataSource(
     dataSourceOptions({ DATABASE_URL: url, DATABASE_POOL_SIZE: 2 }),
   ).initialize();

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { AppError } from '../../common/app-error.js';
-import { RedisService } from '../../redis/redis.service.js';
+import { AppError } from '../../infra/errors/app-error.js';
+import { RedisService } from '../../infra/redis/redis.service.js';
 import type { Broker } from './broker.js';
 
 /**

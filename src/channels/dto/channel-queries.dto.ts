@@ -1,5 +1,5 @@
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
-import { ToInt } from '../../common/query-int.js';
+import { ToInt } from '../../infra/http/query-int.js';
 
 // class-validator runs decorators bottom-up: @IsInt sits last so "abc" is
 // reported as not an integer rather than as out of range.

@@ -1,4 +1,4 @@
-import { AppError } from '../../common/app-error.js';
+import { AppError } from '../../infra/errors/app-error.js';
 
 export interface PublishBody {
   data: unknown;

@@ -3,11 +3,11 @@ import { ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestj
 import type { Request, Response } from 'express';
 import { ApiErrors, ApiLastEventId } from '../../docs/openapi.js';
 import type { Counter, Registry } from 'prom-client';
-import { AppError } from '../../common/app-error.js';
-import { InjectMetrics } from '../../health/metrics.js';
-import { ConnectionsMetric } from '../../metrics/connections.metric.js';
+import { AppError } from '../../infra/errors/app-error.js';
+import { InjectMetrics } from '../../infra/metrics/metrics.js';
+import { ConnectionsMetric } from '../../infra/metrics/connections.metric.js';
 import { slowConsumersCounter } from '../slow-consumers.metric.js';
-import { type AppConfig, InjectConfig } from '../../config/app-config.js';
+import { type AppConfig, InjectConfig } from '../../infra/config/app-config.js';
 import { ChannelsService } from '../channels.service.js';
 import { StreamQueryDto } from '../dto/channel-queries.dto.js';
 

@@ -1,8 +1,8 @@
 import { Inject, Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { type AppConfig, InjectConfig } from '../../config/app-config.js';
-import { InjectMetrics } from '../../health/metrics.js';
-import { deliveryLagHistogram } from '../../metrics/delivery-lag.metric.js';
+import { type AppConfig, InjectConfig } from '../../infra/config/app-config.js';
+import { InjectMetrics } from '../../infra/metrics/metrics.js';
+import { deliveryLagHistogram } from '../../infra/metrics/delivery-lag.metric.js';
 import { BROKER, type Broker } from '../broker/broker.js';
 import { MessageStore } from '../message.store.js';
 import { Hub } from './hub.js';
@@ -32,19 +32,28 @@ export class HubService extends Hub implements OnModuleInit, OnApplicationShutdo
       registers: [registry],
     });
     const lag = deliveryLagHistogram(registry);
-    super(store, broker, {
-      onGap: () => gaps.inc(),
-      onSkip: (_c, from, to) => skipped.inc(to - from + 1),
-      onDeliver: (n, envelope) => {
-        delivered.inc(n);
-        if (n > 0) lag(envelope.message.publishedAt);
+    super(
+      store,
+      broker,
+      {
+        onGap: () => gaps.inc(),
+        onSkip: (_c, from, to) => skipped.inc(to - from + 1),
+        onDeliver: (n, envelope) => {
+          delivered.inc(n);
+          if (n > 0) lag(envelope.message.publishedAt);
+        },
       },
-    });
+      {
+        lingerMs: config.HUB_LINGER_MS,
+        recentMaxMessages: config.HUB_RECENT_MAX_MESSAGES,
+        recentMaxBytes: config.HUB_RECENT_MAX_BYTES,
+      },
+    );
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const hub = this;
     new Gauge({
       name: 'squall_hub_channels',
-      help: 'Channels with local subscribers (each one subscribed in Redis)',
+      help: 'Channels this instance follows (each one subscribed in Redis), including ones kept for HUB_LINGER_MS after their last subscriber left',
       registers: [registry],
       collect() {
         this.set(hub.channelCount);

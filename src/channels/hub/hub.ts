@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { Broker } from '../broker/broker.js';
 import { Envelope } from '../envelope.js';
 import type { Subscriber } from './subscriber.js';
+import { RecentWindow } from './recent-window.js';
 import { Subscription } from './subscription.js';
 
 /** What the hub reads from Postgres (MessageStore implements it). */
@@ -16,6 +17,14 @@ export interface HubStats {
   onGap?(channel: string): void;
   onDeliver?(count: number, envelope: Envelope): void;
   onSkip?(channel: string, from: number, to: number): void;
+}
+
+export interface HubOptions {
+  /** How long a channel stays followed after its last local subscriber leaves (0: not at all). */
+  lingerMs?: number;
+  /** Per channel: the recent messages kept to answer resumes and polls without Postgres. */
+  recentMaxMessages?: number;
+  recentMaxBytes?: number;
 }
 
 export interface SubscribeResult {
@@ -54,8 +63,16 @@ class ChannelStream {
   lagHead = 0;
   closed = false;
   ready!: Promise<void>;
+  /** Set while the stream outlives its last subscriber (see HubOptions.lingerMs). */
+  linger?: NodeJS.Timeout;
+  readonly recent: RecentWindow;
 
-  constructor(readonly name: string) {}
+  constructor(
+    readonly name: string,
+    options: HubOptions,
+  ) {
+    this.recent = new RecentWindow(options.recentMaxMessages ?? 0, options.recentMaxBytes ?? 0);
+  }
 }
 
 /**
@@ -79,6 +96,7 @@ export class Hub {
     private readonly store: HistorySource,
     private readonly broker: Broker,
     private readonly stats: HubStats = {},
+    private readonly options: HubOptions = {},
   ) {
     broker.onMessage((channel, json) => {
       if (json === RESYNC_HINT) {
@@ -110,6 +128,7 @@ export class Hub {
 
   stop(): void {
     clearInterval(this.sweepTimer);
+    for (const stream of this.streams.values()) clearTimeout(stream.linger);
   }
 
   get channelCount(): number {
@@ -120,6 +139,17 @@ export class Hub {
     let n = 0;
     for (const s of this.streams.values()) n += s.subs.size;
     return n;
+  }
+
+  /**
+   * Messages after `after` (at most `limit`) from the channel's recent
+   * window, when this instance follows the channel and still holds all of
+   * them; undefined otherwise (ask Postgres).
+   */
+  recentAfter(channel: string, after: number, limit: number): Envelope[] | undefined {
+    const stream = this.streams.get(channel);
+    if (!stream || stream.closed || stream.nextSeq === 0) return undefined;
+    return stream.recent.after(after, limit);
   }
 
   /** The channel's last seq as this instance knows it, when it follows the channel. */
@@ -136,11 +166,13 @@ export class Hub {
   async subscribe(channel: string, subscriber: Subscriber, after?: number): Promise<SubscribeResult> {
     let stream = this.streams.get(channel);
     if (!stream) {
-      stream = new ChannelStream(channel);
+      stream = new ChannelStream(channel, this.options);
       this.streams.set(channel, stream);
       stream.ready = this.open(stream);
     }
     stream.refs++;
+    clearTimeout(stream.linger);
+    stream.linger = undefined;
     let subscription: Subscription | undefined;
     try {
       await stream.ready;
@@ -189,7 +221,13 @@ export class Hub {
     while (subscription.active && subscription.cursor < subscription.joinedAt) {
       let page: Envelope[];
       try {
-        page = await this.store.history(subscription.channel, subscription.cursor, pageSize);
+        // What this instance delivered a moment ago is still in memory:
+        // resumes a little behind the head cost no query.
+        page =
+          this.streams
+            .get(subscription.channel)
+            ?.recent.after(subscription.cursor, pageSize, subscription.joinedAt) ??
+          (await this.store.history(subscription.channel, subscription.cursor, pageSize));
         attempt = 0;
       } catch (err) {
         // Postgres blipped: keep the subscription held and try again.
@@ -289,6 +327,7 @@ export class Hub {
       if (!envelope) return;
       stream.pending.delete(stream.nextSeq);
       stream.nextSeq++;
+      stream.recent.push(envelope);
       for (const sub of stream.subs) sub.push(envelope);
       this.stats.onDeliver?.(stream.subs.size, envelope);
     }
@@ -363,6 +402,7 @@ export class Hub {
     if (seq <= stream.nextSeq) return;
     this.stats.onSkip?.(stream.name, stream.nextSeq, seq - 1);
     stream.nextSeq = seq;
+    stream.recent.clear();
     for (const held of stream.pending.keys()) if (held < seq) stream.pending.delete(held);
   }
 
@@ -370,6 +410,21 @@ export class Hub {
     // A stream whose open failed already unsubscribed; doing it again could
     // unsubscribe a newer stream on the same channel.
     if (--stream.refs > 0 || stream.closed) return;
+    const lingerMs = this.options.lingerMs ?? 0;
+    if (lingerMs > 0 && stream.nextSeq > 0) {
+      // A long poll leaves as soon as it is answered and its client comes
+      // right back: keep following the channel for a while, so the re-poll
+      // finds the head (and recent messages) here instead of in Postgres,
+      // and Redis sees no UNSUBSCRIBE/SUBSCRIBE churn.
+      stream.linger = setTimeout(() => this.close(stream), lingerMs);
+      stream.linger.unref();
+      return;
+    }
+    this.close(stream);
+  }
+
+  private close(stream: ChannelStream): void {
+    if (stream.refs > 0 || stream.closed) return;
     if (this.streams.get(stream.name) === stream) this.streams.delete(stream.name);
     stream.closed = true;
     void this.broker.unsubscribe(stream.name).catch((err: Error) => {

@@ -8,13 +8,18 @@ import { JobsCoreModule } from '../jobs-core.module.js';
 
 export const BOARD_ROUTE = '/admin/queues';
 
+/** A loopback address, IPv4, IPv6 or IPv4-mapped. */
+export const isLoopback = (address: string | undefined) => /^(::1$|127\.|::ffff:127\.)/.test(address ?? '');
+
 /**
- * Until authentication exists, the board (which can retry and delete jobs)
- * answers only clients on this machine; once auth lands this becomes the
- * admin check. Behind a proxy, `req.ip` is the client's (see TRUST_PROXY).
+ * Until authentication exists, the board (which can retry and delete jobs,
+ * and shows payloads) answers only clients on this machine; once auth lands
+ * this becomes the admin check. "On this machine" is judged on the socket's
+ * address, never on `req.ip`: that one follows X-Forwarded-For from any
+ * trusted proxy, which a peer on the same network can forge.
  */
 function adminOnly(req: Request, res: Response, next: NextFunction): void {
-  if (/^(::1|127\.|::ffff:127\.)/.test(req.ip ?? '')) return next();
+  if (isLoopback(req.socket.remoteAddress)) return next();
   res
     .status(403)
     .json({ statusCode: 403, error: 'Forbidden', message: 'the job board is available from localhost only' });

@@ -13,9 +13,7 @@ import type { JobState } from '../job-state.js';
 @Index('jobs_state_created_idx', ['state', 'createdAt', 'id'])
 @Index('jobs_type_created_idx', ['type', 'createdAt', 'id'])
 @Index('jobs_idempotency_key_uq', ['idempotencyKey'], { unique: true, where: 'idempotency_key IS NOT NULL' })
-@Index('jobs_unenqueued_idx', ['createdAt'], { where: "state = 'queued' AND enqueued_at IS NULL" })
-@Index('jobs_pending_check_idx', ['checkedAt'], { where: "state IN ('queued', 'active')" })
-@Index('jobs_final_event_idx', ['finishedAt'], { where: 'final_event_pending' })
+@Index('jobs_check_due_idx', ['checkAt'], { where: "state IN ('queued', 'active')" })
 @Index('jobs_finished_idx', ['finishedAt'], { where: 'finished_at IS NOT NULL' })
 @Check('jobs_state_ck', "state IN ('queued', 'active', 'completed', 'failed', 'cancelled')")
 @Check('jobs_progress_ck', 'progress BETWEEN 0 AND 100')
@@ -61,17 +59,13 @@ export class JobEntity {
   @Column({ type: 'uuid', nullable: true })
   lease!: string | null;
 
-  /** Set once BullMQ has the job; the reconciler enqueues queued rows without it. */
-  @Column({ name: 'enqueued_at', type: 'timestamptz', nullable: true })
-  enqueuedAt!: Date | null;
+  /** Until when the running attempt's lease holds unless its worker renews it (heartbeat). */
+  @Column({ name: 'lease_expires_at', type: 'timestamptz', nullable: true })
+  leaseExpiresAt!: Date | null;
 
-  /** When the reconciler last looked at this row. */
-  @Column({ name: 'checked_at', type: 'timestamptz', nullable: true })
-  checkedAt!: Date | null;
-
-  /** A final state whose event is not yet known to be published. */
-  @Column({ name: 'final_event_pending', type: 'boolean', default: false })
-  finalEventPending!: boolean;
+  /** When the reconciler is next due to compare this pending row with BullMQ. */
+  @Column({ name: 'check_at', type: 'timestamptz', default: () => 'now()' })
+  checkAt!: Date;
 
   @Column({ name: 'run_at', type: 'timestamptz' })
   runAt!: Date;

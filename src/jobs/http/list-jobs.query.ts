@@ -1,5 +1,5 @@
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
-import { ToInt } from '../../common/query-int.js';
+import { ToInt } from '../../infra/http/query-int.js';
 import { JOB_STATES, type JobState } from '../job-state.js';
 
 /** `GET /v1/jobs?state=&type=&limit=&cursor=` */

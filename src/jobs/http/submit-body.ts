@@ -1,4 +1,4 @@
-import { AppError } from '../../common/app-error.js';
+import { AppError } from '../../infra/errors/app-error.js';
 import type { SubmitInput } from '../jobs.service.js';
 
 const FIELDS = new Set(['type', 'payload', 'idempotencyKey', 'delayMs', 'priority', 'attempts']);

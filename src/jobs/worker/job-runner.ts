@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import { type Job as BullJob, UnrecoverableError, WaitingError } from 'bullmq';
-import { isDatabaseUnavailable } from '../../common/database-errors.js';
+import { type Job as BullJob, DelayedError, UnrecoverableError, WaitingError } from 'bullmq';
+import { isDatabaseUnavailable, isInvalidDataError } from '../../infra/errors/database-errors.js';
+import { checkJsonValue } from '../../lib/json-limits.js';
 import type { JobRow } from '../job.js';
-import { JobEvents } from '../job-events.js';
+import type { JobEvents } from '../job-events.js';
 import {
   type AbortKind,
   JobAbortError,
@@ -14,7 +15,7 @@ import {
 import type { RegisteredHandler } from '../job-registry.js';
 import { isFinal } from '../job-state.js';
 import type { AttemptOutcome, JobsMetrics } from '../jobs.metrics.js';
-import type { JobsStore } from '../jobs.store.js';
+import type { JobsStore, Transitioned } from '../jobs.store.js';
 import { validatePayload } from '../payload.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -46,62 +47,118 @@ export interface RunnerDeps {
   events: JobEvents;
   metrics: JobsMetrics;
   maxResultBytes: number;
+  /** How long an attempt's lease holds without a heartbeat (see JobsWorkerService). */
+  leaseMs: number;
   /** True once the worker is shutting down: a job fetched now is handed straight back. */
   stopping: () => boolean;
   track(run: Run): void;
   untrack(run: Run): void;
 }
 
+/** Progress is written at most once per this many ms per attempt; the latest value wins. */
+export const PROGRESS_WINDOW_MS = 50;
+
 /**
- * Coalesces progress writes: at most one UPDATE + publish in flight, and the
- * latest value is always the one written next. A refused write means the
- * attempt no longer owns the job (cancelled, or taken over): `onLost` fires.
+ * Coalesces progress writes: the first at once, then at most one UPDATE (with
+ * its event, in the same statement) per PROGRESS_WINDOW_MS and never two in
+ * flight; a value reported meanwhile replaces the one waiting. So a handler
+ * reporting in a tight loop costs a statement per window, not per call, and
+ * never waits for Postgres. A refused write means the attempt no longer owns
+ * the job (cancelled, or taken over): `onLost` fires. Closed once the attempt
+ * settles: a value still waiting is dropped (the final event carries the
+ * job's state), and a handler that ignores its abort writes nothing more.
  */
-class ProgressWriter {
+export class ProgressWriter {
   private pending?: number;
   private last = 0;
-  private seq = 0;
+  private lastWriteAt = -Infinity;
+  private closed = false;
+  private timer?: NodeJS.Timeout;
   private inflight?: Promise<void>;
 
   constructor(
-    private readonly row: JobRow,
+    private readonly id: string,
     private readonly lease: string,
-    private readonly deps: RunnerDeps,
+    private readonly deps: Pick<RunnerDeps, 'store' | 'events'>,
     private readonly logger: Logger,
     private readonly onLost: () => void,
   ) {}
 
+  /** Records `value` soon (see the class); resolves at once, never rejects. */
   write(value: number): Promise<void> {
-    const n = Math.min(100, Math.max(0, Math.round(Number.isFinite(value) ? value : 0)));
-    this.pending = n;
-    this.inflight ??= this.flush().finally(() => (this.inflight = undefined));
-    return this.inflight;
+    if (this.closed) return Promise.resolve();
+    this.pending = Math.min(100, Math.max(0, Math.round(Number.isFinite(value) ? value : 0)));
+    this.schedule();
+    return Promise.resolve();
   }
 
-  settled(): Promise<void> {
+  /** Stops accepting writes and resolves once the one in flight, if any, is done. */
+  close(): Promise<void> {
+    this.closed = true;
+    this.pending = undefined;
+    clearTimeout(this.timer);
     return this.inflight ?? Promise.resolve();
   }
 
+  private schedule(): void {
+    if (this.inflight || this.timer || this.pending === undefined || this.closed) return;
+    const wait = this.lastWriteAt + PROGRESS_WINDOW_MS - performance.now();
+    if (wait > 0) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.schedule();
+      }, wait);
+      return;
+    }
+    this.inflight = this.flush().finally(() => {
+      this.inflight = undefined;
+      this.schedule();
+    });
+  }
+
   private async flush(): Promise<void> {
-    while (this.pending !== undefined) {
-      const value = this.pending;
-      this.pending = undefined;
-      if (value === this.last) continue;
-      try {
-        const row = await this.deps.store.progress(this.row.id, this.lease, value);
-        if (!row) {
-          this.pending = undefined;
-          this.onLost();
-          return;
-        }
-        this.last = value;
-        await this.deps.events.publish('progress', row, `progress:${this.lease}:${++this.seq}`);
-      } catch (err) {
-        // Progress is advisory: a failed write never fails the job.
-        this.logger.warn(`progress of job ${this.row.id} not recorded: ${(err as Error).message}`);
+    const value = this.pending!;
+    this.pending = undefined;
+    if (value === this.last) return;
+    this.lastWriteAt = performance.now();
+    try {
+      const row = await this.deps.store.progress(this.id, this.lease, value);
+      if (!row) {
+        this.pending = undefined;
+        this.closed = true;
+        this.onLost();
+        return;
       }
+      this.last = value;
+      this.deps.events.announce(row);
+    } catch (err) {
+      // Progress is advisory: a failed write never fails the job.
+      this.logger.warn(`progress of job ${this.id} not recorded: ${(err as Error).message}`);
     }
   }
+}
+
+/**
+ * The JSON text of a handler's result, or a PermanentJobError saying why it
+ * has none: a result that cannot be stored must end the job `failed` with a
+ * clear reason, not escape the state machine.
+ */
+export function serialiseResult(result: unknown, maxBytes: number): string {
+  if (typeof result === 'function' || typeof result === 'symbol') {
+    throw new PermanentJobError(`result is a ${typeof result}, not a JSON value`);
+  }
+  let json: string;
+  try {
+    json = JSON.stringify(result ?? null);
+    checkJsonValue(result ?? null, 'result');
+  } catch (err) {
+    throw new PermanentJobError(`result cannot be stored as JSON: ${(err as Error).message}`);
+  }
+  const size = Buffer.byteLength(json);
+  if (size > maxBytes) {
+    throw new PermanentJobError(`result is ${size} bytes serialised; the limit is ${maxBytes}`);
+  }
+  return json;
 }
 
 function jobLogger(logger: Logger, id: string, attempt: number): JobLogger {
@@ -140,8 +197,15 @@ export class JobRunner {
       throw new WaitingError();
     }
     const lease = randomUUID();
-    const row = await withDbRetry(() => this.deps.store.activate(id, lease));
-    if (!row) return this.notActivated(id);
+    const activated = await withDbRetry(() => this.deps.store.activate(id, lease, this.deps.leaseMs));
+    let row: JobRow;
+    try {
+      row = activated ?? (await this.notActivated(id, lease, job, token));
+    } catch (err) {
+      if (err instanceof Skip) return { skipped: err.reason };
+      throw err;
+    }
+    this.deps.events.announce(activated);
 
     const started = performance.now();
     const controller = new AbortController();
@@ -158,11 +222,10 @@ export class JobRunner {
     this.deps.track(run);
     const outcome = (o: AttemptOutcome) =>
       this.deps.metrics.attempt(row.type, o, (performance.now() - started) / 1000);
+    const progress = new ProgressWriter(id, lease, this.deps, this.logger, () =>
+      run.abort('lost', 'the job is no longer held by this attempt'),
+    );
     try {
-      await this.deps.events.publish('active', row, `active:${lease}`);
-      const progress = new ProgressWriter(row, lease, this.deps, this.logger, () =>
-        run.abort('lost', 'the job is no longer held by this attempt'),
-      );
       const ctx: JobContext = {
         id,
         type: row.type,
@@ -190,6 +253,9 @@ export class JobRunner {
           // Stored before a deploy changed the rules: retrying cannot help.
           throw new PermanentJobError(`stored payload no longer valid: ${(err as Error).message}`);
         }
+        // Cancelled or taken over while activating (track() aborts a run whose
+        // cancel arrived first): the handler must never start.
+        if (controller.signal.aborted) throw controller.signal.reason;
         const work = Promise.resolve().then(() => this.handler.instance.run(payload, ctx));
         result = await this.raceAbort(work, controller.signal);
         if (controller.signal.aborted) throw controller.signal.reason;
@@ -199,15 +265,14 @@ export class JobRunner {
       } finally {
         clearTimeout(timer);
       }
-      // Events stay in order: progress already sent goes out before the final one.
-      await progress.settled();
+      // Progress in flight is written before the final transition; none after it.
+      await progress.close();
 
       const reason = controller.signal.reason as JobAbortError | undefined;
       if (!threw) return await this.complete(row, lease, result, outcome);
       if (reason?.kind === 'cancelled' || reason?.kind === 'lost') {
+        // The cancel (and its event) was written by whoever cancelled; a takeover belongs to its new attempt.
         outcome(reason.kind === 'cancelled' ? 'cancelled' : 'lost');
-        // A cancel is announced by the worker that ran the job, after its last progress event.
-        await this.deps.events.announcePending(id);
         throw new UnrecoverableError(reason.message);
       }
       if (reason?.kind === 'shutdown') {
@@ -218,6 +283,7 @@ export class JobRunner {
       }
       return await this.failed(row, lease, failure, outcome);
     } finally {
+      void progress.close();
       this.deps.untrack(run);
       finish();
     }
@@ -240,25 +306,28 @@ export class JobRunner {
     result: unknown,
     outcome: (o: AttemptOutcome) => void,
   ): Promise<unknown> {
-    const json = JSON.stringify(result ?? null);
-    const size = Buffer.byteLength(json);
-    if (size > this.deps.maxResultBytes) {
-      return this.failed(
-        row,
-        lease,
-        new PermanentJobError(`result is ${size} bytes serialised; the limit is ${this.deps.maxResultBytes}`),
-        outcome,
-      );
+    let json: string;
+    try {
+      json = serialiseResult(result, this.deps.maxResultBytes);
+    } catch (err) {
+      return this.failed(row, lease, err, outcome);
     }
-    const done = await withDbRetry(() => this.deps.store.complete(row.id, lease, json));
+    let done: Transitioned | null;
+    try {
+      done = await withDbRetry(() => this.deps.store.complete(row.id, lease, json));
+    } catch (err) {
+      // e.g. "\u0000" in a string: Postgres refuses it in jsonb.
+      if (!isInvalidDataError(err)) throw err;
+      const refusal = new PermanentJobError(`result cannot be stored: ${(err as Error).message}`);
+      return this.failed(row, lease, refusal, outcome);
+    }
     if (!done) {
       // Cancelled or taken over while finishing: the other transition stands.
       outcome('lost');
-      await this.deps.events.announcePending(row.id);
       throw new UnrecoverableError('the job was cancelled or taken over before it completed');
     }
+    this.deps.events.announce(done);
     outcome('completed');
-    await this.deps.events.publish('completed', done, JobEvents.finalKey('completed'));
     return { state: 'completed' };
   }
 
@@ -273,7 +342,9 @@ export class JobRunner {
     const permanent = err instanceof PermanentJobError || err instanceof UnrecoverableError;
     const last = permanent || row.attempts >= row.max_attempts;
     if (!last) {
-      const queued = await withDbRetry(() => this.deps.store.retry(row.id, lease, message));
+      const queued = await withDbRetry(() =>
+        this.deps.store.retry(row.id, lease, message, 2 * this.deps.leaseMs),
+      );
       if (queued) {
         outcome('retried');
         this.logger.warn(
@@ -284,25 +355,33 @@ export class JobRunner {
     } else {
       const failedRow = await withDbRetry(() => this.deps.store.fail(row.id, lease, message));
       if (failedRow) {
+        this.deps.events.announce(failedRow);
         outcome('failed');
-        await this.deps.events.publish('failed', failedRow, JobEvents.finalKey('failed'));
         throw new UnrecoverableError(message);
       }
     }
     outcome('lost');
-    await this.deps.events.announcePending(row.id);
     throw new UnrecoverableError('the job was cancelled or taken over before its failure was recorded');
   }
 
   /**
-   * The row refused activation: it is final (cancelled before it started,
-   * or a duplicate of a finished job), gone, or out of attempts because its
-   * previous workers died mid-run, which is a failure to record now.
+   * The row refused activation. Answers the row when this very lease holds it
+   * (the activation committed but its answer was lost, and withDbRetry sent
+   * it again: the attempt is not counted twice). Otherwise the job is final
+   * (cancelled before it started, or a duplicate of a finished job), gone,
+   * held by a live attempt elsewhere (BullMQ took a slow worker for stalled:
+   * come back once that lease could have expired), or out of attempts because
+   * its previous workers died mid-run, which is a failure to record now.
    */
-  private async notActivated(id: string): Promise<unknown> {
+  private async notActivated(id: string, lease: string, job: BullJob, token?: string): Promise<JobRow> {
     const row = await withDbRetry(() => this.deps.store.get(id));
-    if (!row) return { skipped: 'no such job' };
-    if (isFinal(row.state)) return { skipped: row.state };
+    if (!row) throw new Skip('no such job');
+    if (row.state === 'active' && row.lease === lease) return row;
+    if (isFinal(row.state)) throw new Skip(row.state);
+    if (row.state === 'active' && row.lease_expires_at && row.lease_expires_at.getTime() >= Date.now()) {
+      await job.moveToDelayed(row.lease_expires_at.getTime() + 1000, token);
+      throw new DelayedError();
+    }
     const failed = await withDbRetry(() =>
       this.deps.store.failExhausted(
         id,
@@ -310,11 +389,18 @@ export class JobRunner {
       ),
     );
     if (failed) {
+      this.deps.events.announce(failed);
       this.deps.metrics.outcomes.inc({ type: row.type, outcome: 'failed' });
-      await this.deps.events.publish('failed', failed, JobEvents.finalKey('failed'));
       throw new UnrecoverableError(failed.error ?? 'failed');
     }
     // Raced with another transition; let BullMQ try again shortly.
     throw new Error(`job ${id} could not be activated from state ${row.state}`);
+  }
+}
+
+/** Thrown by notActivated for a job there is nothing to do for; the processor answers `{skipped}`. */
+export class Skip extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
   }
 }

@@ -1,8 +1,8 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { type AppConfig, InjectConfig } from '../../config/app-config.js';
-import { RedisService } from '../../redis/redis.service.js';
+import { type AppConfig, InjectConfig } from '../../infra/config/app-config.js';
+import { RedisService } from '../../infra/redis/redis.service.js';
 import { JobEvents } from '../job-events.js';
 import { JobQueues, withTimeout } from '../job-queues.js';
 import { JobRegistry } from '../job-registry.js';
@@ -15,10 +15,26 @@ import { JobRunner, type Run } from './job-runner.js';
  * concurrency), cancellation delivery, and the graceful drain.
  *
  * Cancel reaches the process running a job two ways: a Redis pub/sub message
- * with the job id (immediate), and, as a backstop for a missed message, a
- * check every JOB_RECONCILE_INTERVAL_MS of the leases this process holds —
- * which also stops a stale attempt whose job another worker has taken over.
+ * with the job id (immediate), and, as a backstop for a missed message, the
+ * heartbeat: every few seconds one statement renews the leases of all the
+ * attempts this process runs (see {@link leaseMs}) and answers those it could
+ * not renew — cancelled, or taken over after their lease expired — which are
+ * then aborted.
  */
+/**
+ * How long an attempt's lease holds without renewal: three times BullMQ's
+ * lock. A worker whose event loop is blocked (a CPU-bound handler) renews
+ * neither; BullMQ then takes the job for stalled and hands it to another
+ * worker, which finds the lease still live and waits for it instead of
+ * running the job a second time at once. So a handler may block for up to
+ * about two lock durations; only a worker silent for the whole lease is dead.
+ */
+export const leaseMs = (config: Pick<AppConfig, 'JOB_LOCK_DURATION_MS'>) => 3 * config.JOB_LOCK_DURATION_MS;
+
+/** How often the leases are renewed: several times per lease, and at least as often as the reconciler runs. */
+export const heartbeatMs = (config: Pick<AppConfig, 'JOB_LOCK_DURATION_MS' | 'JOB_RECONCILE_INTERVAL_MS'>) =>
+  Math.min(config.JOB_RECONCILE_INTERVAL_MS, Math.floor(leaseMs(config) / 6));
+
 @Injectable()
 export class JobsWorkerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('JobsWorker');
@@ -32,6 +48,8 @@ export class JobsWorkerService implements OnApplicationBootstrap, BeforeApplicat
   private givingBack = false;
   private subscriber?: Redis;
   private leaseTimer?: NodeJS.Timeout;
+  private beating = false;
+  private heartbeatFailing = false;
 
   constructor(
     private readonly registry: JobRegistry,
@@ -51,6 +69,7 @@ export class JobsWorkerService implements OnApplicationBootstrap, BeforeApplicat
         events: this.events,
         metrics: this.metrics,
         maxResultBytes: this.config.MAX_MESSAGE_BYTES,
+        leaseMs: leaseMs(this.config),
         stopping: () => this.stopping,
         track: (run) => {
           this.runs.add(run);
@@ -84,7 +103,7 @@ export class JobsWorkerService implements OnApplicationBootstrap, BeforeApplicat
         .catch((err: Error) => this.logger.error(`worker ${handler.name} stopped: ${err.message}`));
     }
     this.listenForCancels();
-    this.leaseTimer = setInterval(() => void this.checkLeases(), this.config.JOB_RECONCILE_INTERVAL_MS);
+    this.leaseTimer = setInterval(() => void this.heartbeat(), heartbeatMs(this.config));
     this.leaseTimer.unref();
     this.logger.log(
       `running ${this.registry
@@ -122,20 +141,33 @@ export class JobsWorkerService implements OnApplicationBootstrap, BeforeApplicat
     }
   }
 
-  /** Aborts local attempts whose lease is no longer current (cancelled, or taken over after a stall). */
-  private async checkLeases(): Promise<void> {
+  /**
+   * Renews the leases of local attempts; aborts those whose lease is no
+   * longer current (cancelled, or taken over after it expired).
+   */
+  private async heartbeat(): Promise<void> {
     const runs = [...this.runs];
-    if (runs.length === 0) return;
+    if (runs.length === 0 || this.beating) return;
+    this.beating = true;
     try {
-      const stale = await this.store.staleLeases(runs.map((r) => ({ id: r.id, lease: r.lease })));
+      const stale = await this.store.heartbeat(
+        runs.map((r) => ({ id: r.id, lease: r.lease })),
+        leaseMs(this.config),
+      );
+      const byLease = new Map(runs.map((r) => [r.lease, r]));
       for (const s of stale) {
-        const run = runs.find((r) => r.lease === s.lease);
+        const run = byLease.get(s.lease);
         if (!run) continue;
         if (s.state === 'cancelled') run.abort('cancelled', 'the job was cancelled');
         else run.abort('lost', `the job is no longer held by this attempt (now ${s.state ?? 'deleted'})`);
       }
+      this.heartbeatFailing = false;
     } catch (err) {
-      this.logger.debug(`lease check failed: ${(err as Error).message}`);
+      // Once per outage, not once per beat.
+      if (!this.heartbeatFailing) this.logger.warn(`lease heartbeat failed: ${(err as Error).message}`);
+      this.heartbeatFailing = true;
+    } finally {
+      this.beating = false;
     }
   }
 
@@ -149,7 +181,7 @@ export class JobsWorkerService implements OnApplicationBootstrap, BeforeApplicat
   async beforeApplicationShutdown(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    clearInterval(this.leaseTimer);
+    // The heartbeat goes on while jobs drain: their leases must not expire meanwhile.
     const budget = this.config.SHUTDOWN_TIMEOUT_MS;
     const drainMs = Math.max(budget - 2000, Math.floor(budget * 0.6));
     const graceMs = Math.min(1000, Math.floor(budget * 0.2));
@@ -176,6 +208,7 @@ export class JobsWorkerService implements OnApplicationBootstrap, BeforeApplicat
         withTimeout(w.close(this.processing.size > 0), 2000, 'worker close').catch(() => undefined),
       ),
     );
+    clearInterval(this.leaseTimer);
     await this.subscriber?.unsubscribe().catch(() => undefined);
   }
 }

@@ -1,8 +1,8 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { type Job as BullJob, Worker } from 'bullmq';
 import { ChannelsService } from '../../channels/channels.service.js';
-import { type AppConfig, InjectConfig } from '../../config/app-config.js';
-import { RedisService } from '../../redis/redis.service.js';
+import { type AppConfig, InjectConfig } from '../../infra/config/app-config.js';
+import { RedisService } from '../../infra/redis/redis.service.js';
 import { JobQueues, MAINTENANCE_QUEUE, withTimeout } from '../job-queues.js';
 import { JobsStore } from '../jobs.store.js';
 

@@ -1,32 +1,35 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { type AppConfig, InjectConfig } from '../../config/app-config.js';
+import { type AppConfig, InjectConfig } from '../../infra/config/app-config.js';
 import type { JobRow } from '../job.js';
 import { JobEvents } from '../job-events.js';
-import { EnqueueRejectedError, JobQueues, TimeoutError } from '../job-queues.js';
+import { type BullPresence, EnqueueRejectedError, JobQueues, TimeoutError } from '../job-queues.js';
 import { JobRegistry, type RegisteredHandler } from '../job-registry.js';
-import { type JobEvent, isFinal } from '../job-state.js';
+import { isFinal } from '../job-state.js';
 import { JobsMetrics } from '../jobs.metrics.js';
-import { JobsStore } from '../jobs.store.js';
+import { type DueRow, JobsStore } from '../jobs.store.js';
 
 const BATCH = 200;
 
 /**
  * Keeps BullMQ in step with Postgres, every JOB_RECONCILE_INTERVAL_MS, in
  * every worker (batches are claimed with SKIP LOCKED, so workers share the
- * work instead of repeating it):
+ * work instead of repeating it). Each pending row has a due time (check_at):
+ * some time after it should run, after its lease would expire, and then
+ * further and further apart while it waits (see JobsStore.claimDue). A pass
+ * claims the due rows only, and compares them with BullMQ in one pipelined
+ * round trip per job type:
  *
- * 1. queued rows BullMQ never got (Redis was down at submit) are enqueued;
- * 2. pending rows are compared with BullMQ (see JobsStore.claimForCheck for
- *    which, when): a job Redis lost (restart without persistence, flush) is
- *    enqueued again; one BullMQ finished without the row following (a worker
- *    died in between) is re-run, or failed when it has no attempts left;
- * 3. final events that could not be published are published again (same
- *    idempotency key, so never twice).
+ * - missing from BullMQ (Redis was down at submit, or lost its data): added;
+ * - finished in BullMQ while the row is pending (its worker died in
+ *   between): run again, or failed when no attempts are left;
+ * - still there: BullMQ will run it (its stall check hands on the job of a
+ *   dead worker).
  *
- * A job BullMQ refuses (its options) is failed; any other trouble with one
- * row is left for the next pass without holding up the others, except Redis
- * not answering, which ends the pass (every row would wait out the timeout).
- * So a committed job always runs, or ends in a final state, and says so.
+ * An active row under a live lease is not looked at: its worker renews it.
+ * Events need no catch-up: each is written with its transition. A job
+ * BullMQ refuses (its options) is failed; any other trouble with one row is
+ * left for the next pass without holding up the others, except Redis not
+ * answering, which ends the pass and hands the unchecked rows back.
  */
 @Injectable()
 export class JobsReconciler implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -63,9 +66,16 @@ export class JobsReconciler implements OnApplicationBootstrap, BeforeApplication
   /** One pass; public for tests and tools. */
   async tick(): Promise<void> {
     try {
-      await this.enqueueMissing();
-      await this.compareWithBullMQ();
-      await this.announceFinals();
+      // Without Redis nothing can be compared: leave the due rows due.
+      if (this.queues.connection.status !== 'ready') throw new Error('Redis is not connected');
+      const interval = this.config.JOB_RECONCILE_INTERVAL_MS;
+      const rows = await this.store.claimDue(
+        this.registry.all().map((h) => h.name),
+        BATCH,
+        2 * interval,
+        Math.max(60_000, 120 * interval),
+      );
+      await this.compare(rows.filter((r) => !r.live));
       this.lastError = '';
     } catch (err) {
       const message = (err as Error).message;
@@ -75,62 +85,50 @@ export class JobsReconciler implements OnApplicationBootstrap, BeforeApplication
     }
   }
 
-  private types(): string[] {
-    return this.registry.all().map((h) => h.name);
+  private async compare(rows: DueRow[]): Promise<void> {
+    const byType = new Map<string, DueRow[]>();
+    for (const row of rows) byType.set(row.type, [...(byType.get(row.type) ?? []), row]);
+    const unchecked = new Set(rows.map((r) => r.id));
+    try {
+      for (const [type, group] of byType) {
+        if (this.stopped) return;
+        const handler = this.registry.require(type);
+        const presence = await this.queues.inspect(
+          handler,
+          group.map((r) => r.id),
+        );
+        for (const row of group) {
+          unchecked.delete(row.id);
+          await this.repair(row, handler, presence.get(row.id) ?? 'present');
+        }
+      }
+    } finally {
+      if (unchecked.size > 0) await this.store.dueNow([...unchecked]).catch(() => undefined);
+    }
   }
 
-  private async enqueueMissing(): Promise<void> {
-    const rows = await this.store.claimUnenqueued(this.types(), BATCH, this.config.JOB_RECONCILE_INTERVAL_MS);
-    await this.eachRow(rows, async (row, handler) => {
-      await this.queues.add(row, handler);
-      await this.store.markEnqueued(row.id);
-      this.metrics.reconciled.inc({ action: 'enqueued' });
-      this.logger.log(`enqueued job ${row.id} (${row.type}) that BullMQ had not received`);
-    });
-  }
-
-  private async compareWithBullMQ(): Promise<void> {
-    const interval = this.config.JOB_RECONCILE_INTERVAL_MS;
-    // Re-adding a job BullMQ still has is a no-op, so queued rows can be
-    // checked soon after any write; a running job is left alone while its
-    // worker may still hold it, as before.
-    const quiet = { queuedMs: interval, activeMs: Math.max(10_000, this.config.JOB_LOCK_DURATION_MS * 2) };
-    const recheck = { dueMs: interval * 3, laterMs: Math.max(60_000, interval * 10) };
-    const rows = await this.store.claimForCheck(this.types(), BATCH, quiet, recheck);
-    await this.eachRow(rows, async (row, handler) => {
-      const state = await this.queues.state(handler, row.id);
-      if (state === 'unknown') {
+  private async repair(row: DueRow, handler: RegisteredHandler, presence: BullPresence): Promise<void> {
+    try {
+      if (presence === 'missing') {
         await this.queues.add(row, handler);
         this.metrics.reconciled.inc({ action: 'reenqueued' });
-        this.logger.warn(`job ${row.id} (${row.state}) was missing from BullMQ: enqueued again`);
-      } else if (state === 'completed' || state === 'failed') {
+        this.logger.warn(`job ${row.id} (${row.state}) was missing from BullMQ: enqueued`);
+      } else if (presence === 'finished') {
         await this.repairFinished(row, handler);
       }
-    });
-  }
-
-  private async eachRow(
-    rows: JobRow[],
-    fn: (row: JobRow, handler: RegisteredHandler) => Promise<void>,
-  ): Promise<void> {
-    for (const row of rows) {
-      if (this.stopped) return;
-      try {
-        await fn(row, this.registry.require(row.type));
-      } catch (err) {
-        if (err instanceof EnqueueRejectedError) await this.failRejected(row, err);
-        else if (err instanceof TimeoutError || this.queues.connection.status !== 'ready') throw err;
-        else this.logger.warn(`job ${row.id} not reconciled this pass: ${(err as Error).message}`);
-      }
+    } catch (err) {
+      if (err instanceof EnqueueRejectedError) await this.failRejected(row, err);
+      else if (err instanceof TimeoutError || this.queues.connection.status !== 'ready') throw err;
+      else this.logger.warn(`job ${row.id} not reconciled this pass: ${(err as Error).message}`);
     }
   }
 
   private async failRejected(row: JobRow, err: EnqueueRejectedError): Promise<void> {
     const failed = await this.store.failUnenqueueable(row.id, err.message);
     if (!failed) return;
+    this.events.announce(failed);
     this.metrics.reconciled.inc({ action: 'failed' });
     this.logger.warn(`job ${row.id} (${row.type}) failed: ${err.message}`);
-    await this.events.publish('failed', failed, JobEvents.finalKey('failed'));
   }
 
   /** BullMQ is done with a job whose row is still pending. */
@@ -144,8 +142,8 @@ export class JobsReconciler implements OnApplicationBootstrap, BeforeApplication
         (await this.queues.failedReason(handler, row.id).catch(() => undefined)) ?? 'execution lost';
       const failed = await this.store.failExhausted(row.id, `no attempts left: ${reason}`);
       if (failed) {
+        this.events.announce(failed);
         this.metrics.reconciled.inc({ action: 'failed' });
-        await this.events.publish('failed', failed, JobEvents.finalKey('failed'));
       }
       return;
     }
@@ -153,17 +151,6 @@ export class JobsReconciler implements OnApplicationBootstrap, BeforeApplication
       await this.queues.add(row, handler);
       this.metrics.reconciled.inc({ action: 'reenqueued' });
       this.logger.warn(`job ${row.id} was finished in BullMQ but ${row.state} in Postgres: run again`);
-    }
-  }
-
-  private async announceFinals(): Promise<void> {
-    const rows = await this.store.unannounced(BATCH, 5000);
-    for (const row of rows) {
-      if (this.stopped) return;
-      const event = row.state as JobEvent;
-      if (await this.events.publish(event, row, JobEvents.finalKey(event))) {
-        this.metrics.reconciled.inc({ action: 'announced' });
-      }
     }
   }
 

@@ -1,5 +1,5 @@
 import { IsBoolean, IsInt, Matches, Max, Min } from 'class-validator';
-import { NullAsAbsent, Nullable } from '../../common/validation/null-as-absent.js';
+import { NullAsAbsent, Nullable } from '../../infra/http/validation/null-as-absent.js';
 
 /** A namespace name: what comes before the first `:` of a channel name. */
 export const NAMESPACE_NAME = /^[A-Za-z0-9_\-.]{1,64}$/;

@@ -1,7 +1,7 @@
 import { jest } from '@jest/globals';
 import { MemoryBroker } from '../../broker/testing/memory.broker.js';
 import { type ChannelMessage, Envelope } from '../../envelope.js';
-import { Hub, type SubscribeResult } from '../hub.js';
+import { Hub, type HubOptions, type SubscribeResult } from '../hub.js';
 import type { Subscriber } from '../subscriber.js';
 import { MemoryHistory } from './memory-history.js';
 
@@ -87,10 +87,19 @@ export class World {
   readonly broker = new MemoryBroker();
   readonly gaps: string[] = [];
   readonly skips: [string, number, number][] = [];
-  readonly hub = new Hub(this.store, this.broker, {
-    onGap: (channel) => this.gaps.push(channel),
-    onSkip: (channel, from, to) => this.skips.push([channel, from, to]),
-  });
+  readonly hub: Hub;
+
+  constructor(options: HubOptions = {}) {
+    this.hub = new Hub(
+      this.store,
+      this.broker,
+      {
+        onGap: (channel) => this.gaps.push(channel),
+        onSkip: (channel, from, to) => this.skips.push([channel, from, to]),
+      },
+      options,
+    );
+  }
 
   /** Messages committed before this instance follows the channel. */
   seed(count: number, channel = CH): void {

@@ -1,0 +1,212 @@
+#!/usr/bin/env node
+/* global fetch, performance */
+/**
+ * Jobs end to end against bare BullMQ, in the same run on the same machine,
+ * plus the cost per job (Postgres statements, Redis commands).
+ *
+ *   npm run build && node bench/jobs.mjs [--jobs=3000] [--clients=32] [--steps=10]
+ *
+ * - bare: BullMQ `Queue.add` from `clients` concurrent loops, one `Worker`
+ *   (concurrency 10, as WORKER_CONCURRENCY) whose processor does nothing.
+ * - squall: an api and a worker process; `clients` loops POST /v1/jobs
+ *   `demo.sleep {ms: 0, steps}` until `jobs` are submitted; done when every
+ *   row is completed (read from Postgres every 100 ms).
+ *
+ * Cost per job: Postgres transactions committed on the database
+ * (`pg_stat_database.xact_commit`, every statement here runs in its own,
+ * less this script's own polls) and Redis commands (`INFO commandstats`),
+ * deltas over the squall run, divided by `jobs`; background work (reconciler
+ * passes, heartbeats) is included, so it is an upper bound.
+ */
+import { randomBytes } from 'node:crypto';
+import process from 'node:process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { snapshotDist, startInfra, startSquall } from './lib/stack.mjs';
+import { killAllSync } from './lib/procs.mjs';
+
+const arg = (name, dflt) => {
+  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
+  return hit ? Number(hit.split('=')[1]) : dflt;
+};
+const JOBS = arg('jobs', 3000);
+const CLIENTS = arg('clients', 32);
+const STEPS = arg('steps', 10);
+const log = (m) => process.stderr.write(`${m}\n`);
+
+/** Redis calls per command, `info` (this script's) left out. */
+async function redisCalls(redis) {
+  const text = await redis.info('commandstats');
+  const calls = new Map();
+  for (const m of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
+    if (m[1] !== 'info') calls.set(m[1], Number(m[2]));
+  return calls;
+}
+
+const total = (calls) => [...calls.values()].reduce((a, b) => a + b, 0);
+
+async function loops(n, fn) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async () => {
+      while (next < n) await fn(next++);
+    }),
+  );
+}
+
+async function bare(infra) {
+  const connection = { url: infra.redisUrl };
+  const prefix = `bare-${randomBytes(3).toString('hex')}`;
+  const queue = new Queue('bare', {
+    connection: new Redis(infra.redisUrl, { maxRetriesPerRequest: null }),
+    prefix,
+  });
+  let done = 0;
+  let resolveAll;
+  const all = new Promise((r) => (resolveAll = r));
+  const worker = new Worker('bare', async () => undefined, {
+    connection: new Redis(infra.redisUrl, { maxRetriesPerRequest: null }),
+    prefix,
+    concurrency: 10,
+  });
+  worker.on('completed', () => ++done === JOBS && resolveAll());
+  void connection;
+  const started = performance.now();
+  await loops(JOBS, (i) => queue.add('noop', { i }, { removeOnComplete: { count: 1000 } }));
+  await all;
+  const seconds = (performance.now() - started) / 1000;
+  await worker.close();
+  await queue.close();
+  return JOBS / seconds;
+}
+
+async function squall(infra) {
+  const env = { JOB_RECONCILE_INTERVAL_MS: '5000' };
+  const prof = process.env.BENCH_CPU_PROF
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+    : [];
+  const api = await startSquall('api', infra, { ...env, ROLE: 'api' }, prof);
+  // --submit-only: no worker, to see what the submit path alone sustains.
+  const submitOnly = process.argv.includes('--submit-only');
+  const worker = submitOnly ? undefined : await startSquall('worker', infra, { ...env, ROLE: 'worker' });
+  const db = new pg.Client({ connectionString: infra.databaseUrl });
+  await db.connect();
+  const redis = new Redis(infra.redisUrl);
+  const dbName = new URL(infra.databaseUrl).pathname.slice(1);
+  const xacts = async () =>
+    Number(
+      (await db.query('SELECT xact_commit::text AS n FROM pg_stat_database WHERE datname = $1', [dbName]))
+        .rows[0].n,
+    );
+  // Warm up (connections, prepared paths), then measure.
+  await fetch(`${api.url}/v1/jobs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ type: 'demo.sleep', payload: { ms: 0, steps: STEPS } }),
+  });
+  await sleep(1000);
+  const ids = [];
+  // Row updates of `jobs`, and how many were HOT (no index touched).
+  const updates = async () => {
+    await sleep(1100); // cumulative statistics reach the view within a second
+    const { rows } = await db.query(
+      `SELECT n_tup_upd::int AS upd, n_tup_hot_upd::int AS hot FROM pg_stat_user_tables WHERE relname = 'jobs'`,
+    );
+    return rows[0];
+  };
+  const u0 = await updates();
+  const x0 = await xacts();
+  const r0 = await redisCalls(redis);
+  // --monitor: count the commands clients send (round trips, pipelines aside),
+  // leaving out those BullMQ's Lua scripts run inside Redis. MONITOR slows Redis: rates are then off.
+  let clientCommands = 0;
+  const monitor = process.argv.includes('--monitor') ? await new Redis(infra.redisUrl).monitor() : undefined;
+  monitor?.on('monitor', (_time, _args, source) => {
+    if (source !== 'lua') clientCommands++;
+  });
+  let polls = 0;
+  const started = performance.now();
+  await loops(JOBS, async () => {
+    const res = await fetch(`${api.url}/v1/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'demo.sleep', payload: { ms: 0, steps: STEPS } }),
+    });
+    if (res.status !== 202) throw new Error(`submit answered ${res.status}`);
+    ids.push((await res.json()).id);
+  });
+  const submitSeconds = (performance.now() - started) / 1000;
+  for (;;) {
+    if (submitOnly) break;
+    polls++;
+    const { rows } = await db.query(
+      `SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1::uuid[]) AND state = 'completed'`,
+      [ids],
+    );
+    if (rows[0].n === JOBS) break;
+    await sleep(100);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const statements = (await xacts()) - x0 - polls - 1;
+  const u1 = await updates();
+  const r1 = await redisCalls(redis);
+  monitor?.disconnect();
+  const commands = total(r1) - total(r0);
+  const byCommand = Object.fromEntries(
+    [...r1]
+      .map(([k, v]) => [k, Number(((v - (r0.get(k) ?? 0)) / JOBS).toFixed(2))])
+      .filter(([, v]) => v >= 0.05)
+      .sort((a, b) => b[1] - a[1]),
+  );
+  await db.end();
+  redis.disconnect();
+  await Promise.all([api.stop(), worker?.stop()]);
+  return {
+    clientCommands: monitor ? clientCommands / JOBS : undefined,
+    jobUpdates: (u1.upd - u0.upd) / JOBS,
+    hotShare: (u1.hot - u0.hot) / Math.max(1, u1.upd - u0.upd),
+    submitRate: JOBS / submitSeconds,
+    rate: JOBS / seconds,
+    statements: statements / JOBS,
+    commands: commands / JOBS,
+    byCommand,
+  };
+}
+
+async function main() {
+  await snapshotDist(log);
+  const infra = await startInfra(log);
+  try {
+    const b = await bare(infra);
+    const s = await squall(infra);
+    const out = {
+      jobs: JOBS,
+      clients: CLIENTS,
+      steps: STEPS,
+      bareJobsPerSec: Math.round(b),
+      squallJobsPerSec: Math.round(s.rate),
+      squallSubmitsPerSec: Math.round(s.submitRate),
+      ratio: Number((s.rate / b).toFixed(3)),
+      pgStatementsPerJob: Number(s.statements.toFixed(2)),
+      jobRowUpdatesPerJob: Number(s.jobUpdates.toFixed(2)),
+      hotUpdateShare: Number(s.hotShare.toFixed(2)),
+      redisCommandsPerJob: Number(s.commands.toFixed(2)),
+      redisClientCommandsPerJob: s.clientCommands && Number(s.clientCommands.toFixed(2)),
+      redisCommandsPerJobByCommand: s.byCommand,
+    };
+    console.log(JSON.stringify(out));
+  } finally {
+    await infra.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    killAllSync();
+    process.exit(1);
+  },
+);

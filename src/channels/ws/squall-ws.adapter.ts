@@ -1,0 +1,135 @@
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { type INestApplicationContext, Logger } from '@nestjs/common';
+import { WsAdapter } from '@nestjs/platform-ws';
+import type { MessageMappingProperties } from '@nestjs/websockets';
+import { type Observable, isObservable, lastValueFrom } from 'rxjs';
+import type { WebSocket, WebSocketServer } from 'ws';
+import { rawHttpError } from '../../infra/http/raw-http-error.js';
+import type { AppConfig } from '../../infra/config/config.schema.js';
+import { FrameQueue } from './frame-queue.js';
+import { connIdOf } from './ws-connection.js';
+import { type ClientFrame, FrameError, errorFrame, frameRefs, parseFrame } from './frames.js';
+
+const OPEN = 1;
+type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+/**
+ * `@nestjs/platform-ws` with Squall's frame contract. The stock adapter drops
+ * invalid JSON and unknown events in silence; here each gets an `error` frame
+ * (echoing `ref` when it could be read) and the connection stays open. It
+ * also sets the hard frame ceiling (`ws` maxPayload: above it `ws` closes
+ * with 1009) from MAX_MESSAGE_BYTES, and echoes `ref` on handler replies.
+ */
+export class SquallWsAdapter extends WsAdapter {
+  private readonly log = new Logger('WsAdapter');
+  private upgradesGuarded = false;
+
+  constructor(
+    app: INestApplicationContext,
+    private readonly config: AppConfig,
+  ) {
+    super(app);
+  }
+
+  /** Several times MAX_MESSAGE_BYTES, so a too-large `publish` still gets a polite payload_too_large. */
+  get maxPayload(): number {
+    return this.config.MAX_MESSAGE_BYTES * 4 + 64 * 1024;
+  }
+
+  override create(port: number, options: Record<string, unknown> = {}) {
+    const server = super.create(port, { ...options, maxPayload: this.maxPayload, perMessageDeflate: false });
+    this.answerUnknownUpgradePaths();
+    return server;
+  }
+
+  /**
+   * The stock adapter destroys an upgrade request for a path no gateway
+   * serves, which a client sees as "socket hang up"; answer 404 in the
+   * common error shape instead, so a wrong URL is obvious.
+   */
+  private answerUnknownUpgradePaths(): void {
+    const server = this.httpServer as HttpServer | undefined;
+    if (!server || this.upgradesGuarded) return;
+    this.upgradesGuarded = true;
+    const listeners = server.listeners('upgrade') as UpgradeListener[];
+    server.removeAllListeners('upgrade');
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      // Node takes its own error listener off an upgraded socket; without one a
+      // client reset while we answer would be an uncaught exception.
+      socket.on('error', () => socket.destroy());
+      let path: string;
+      try {
+        path = new URL(req.url ?? '/', 'ws://localhost').pathname;
+      } catch {
+        socket.end(rawHttpError(400, 'Bad Request', 'malformed request URL'));
+        return;
+      }
+      const served = [...this.wsServersRegistry.values()]
+        .flat()
+        .some((ws: { path?: string }) => ws.path === path);
+      if (served) {
+        for (const listener of listeners) listener.call(server, req, socket, head);
+        return;
+      }
+      socket.end(rawHttpError(404, 'Not Found', `no WebSocket endpoint at ${path}`));
+    });
+  }
+
+  /** Client misbehaviour (oversized or broken frames) is routine on a public socket: no error-level log. */
+  override bindErrorHandler(server: WebSocketServer): WebSocketServer {
+    server.on('connection', (ws: WebSocket) =>
+      ws.on('error', (err: Error) =>
+        this.log.debug({ msg: 'client socket error', connId: connIdOf(ws), err: err.message }),
+      ),
+    );
+    server.on('error', (err: Error) => this.log.error(err));
+    return server;
+  }
+
+  override bindMessageHandlers(
+    client: WebSocket,
+    handlers: MessageMappingProperties[],
+    _transform: (data: unknown) => Observable<unknown>,
+  ): void {
+    // Nest builds `handlers` per connection (callbacks bound to it); a
+    // linear find over the four events costs less than a Map per connection.
+    const queue = new FrameQueue(client, (frame) => this.serve(client, frame, handlers));
+    client.on('message', (data: Buffer) => queue.push(data));
+    client.once('close', () => queue.close());
+  }
+
+  /** One frame: parsed, routed, answered (with its `ref`); never throws. */
+  private async serve(client: WebSocket, raw: Buffer, handlers: MessageMappingProperties[]): Promise<void> {
+    let frame: ClientFrame;
+    try {
+      frame = parseFrame(raw);
+    } catch (err) {
+      const e = err as FrameError;
+      return this.reject(client, e.code, e.message, e.ref);
+    }
+    const handler = handlers.find((h) => h.message === frame.event);
+    if (!handler) return this.reject(client, 'bad_request', `unknown event "${frame.event}"`, frame.ref);
+    if (frame.ref !== undefined) frameRefs.set(frame.data, frame.ref);
+    let reply: unknown;
+    try {
+      // Handler errors reach WsErrorFilter inside the callback; what lands
+      // here is a bug in the plumbing.
+      const result: unknown = await handler.callback(frame.data, frame.event);
+      reply = isObservable(result) ? await lastValueFrom(result, { defaultValue: undefined }) : result;
+    } catch (err) {
+      this.log.error({ msg: 'frame handler threw', connId: connIdOf(client), event: frame.event, err });
+      return this.reject(client, 'internal', 'internal error', frame.ref);
+    }
+    if (reply === undefined || reply === null || client.readyState !== OPEN) return;
+    client.send(
+      JSON.stringify(
+        frame.ref !== undefined && typeof reply === 'object' ? { ...reply, ref: frame.ref } : reply,
+      ),
+    );
+  }
+
+  private reject(client: WebSocket, code: FrameError['code'], message: string, ref?: string): void {
+    if (client.readyState === OPEN) client.send(errorFrame(code, message, ref));
+  }
+}

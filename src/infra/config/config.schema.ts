@@ -1,0 +1,128 @@
+import { z } from 'zod';
+
+export const ROLES = ['api', 'gateway', 'worker'] as const;
+export type Role = (typeof ROLES)[number];
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `must be an integer between ${min} and ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const bool = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' }))
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const url = (protocols: string[]) =>
+  z
+    .string()
+    .trim()
+    .refine(
+      (v) => {
+        try {
+          return protocols.includes(new URL(v).protocol);
+        } catch {
+          return false;
+        }
+      },
+      `must be a ${protocols.join(' or ')}// URL`,
+    );
+
+const roles = z
+  .string()
+  .trim()
+  .transform((v) =>
+    v
+      .split(',')
+      .map((r) => r.trim())
+      .filter(Boolean),
+  )
+  .pipe(
+    z
+      .array(z.enum(ROLES, { error: `must be a comma list of ${ROLES.join(', ')}` }))
+      .min(1, `must name at least one of ${ROLES.join(', ')}`),
+  )
+  .transform((list) => [...new Set(list)] as Role[]);
+
+/**
+ * Every setting the process reads, with its default. Environment variables are
+ * strings, so each entry parses a string; an unset variable takes the default.
+ */
+export const configSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  HOST: z.string().trim().min(1).default('0.0.0.0'),
+  PORT: int(1, 65535).default(3000),
+  ROLE: roles.default([...ROLES]),
+  DATABASE_URL: url(['postgres:', 'postgresql:']),
+  DATABASE_POOL_SIZE: int(2, 500).default(20),
+  /** Postgres ends a statement running longer (the client waits 5 s more); 0 is refused: it must end before the client gives up. */
+  DATABASE_STATEMENT_TIMEOUT_MS: int(100, 600_000).default(25_000),
+  MIGRATIONS_RUN: bool.default(true),
+  REDIS_URL: url(['redis:', 'rediss:']),
+  REDIS_KEY_PREFIX: z.string().trim().max(64).default('squall'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  AUTH_JWT_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  MAX_MESSAGE_BYTES: int(16, 16 * 1024 * 1024).default(65536),
+  WS_PING_INTERVAL_MS: int(1000, 600_000).default(25_000),
+  WS_MAX_BUFFERED_BYTES: int(1024, 1024 * 1024 * 1024).default(4 * 1024 * 1024),
+  WS_MAX_SUBSCRIPTIONS: int(1, 100_000).default(1000),
+  SSE_HEARTBEAT_MS: int(1000, 600_000).default(15_000),
+  HUB_SWEEP_INTERVAL_MS: int(100, 600_000).default(5000),
+  /** How long a channel stays followed after its last local subscriber left (long polls come right back). */
+  HUB_LINGER_MS: int(0, 600_000).default(30_000),
+  /** Per followed channel: recent messages kept in memory for resumes and polls (count, and characters). */
+  HUB_RECENT_MAX_MESSAGES: int(0, 100_000).default(100),
+  HUB_RECENT_MAX_BYTES: int(0, 64 * 1024 * 1024).default(256 * 1024),
+  HISTORY_MAX_PER_CHANNEL: int(0, 1_000_000_000).default(0),
+  HISTORY_TTL_SECONDS: int(0, 10 * 365 * 24 * 3600).default(0),
+  HISTORY_PRUNE_EVERY_MS: int(1000, 24 * 3600 * 1000).default(60_000),
+  /** Publish statements running at once per instance; publishes beyond them are committed together (group commit). */
+  PUBLISH_CONCURRENCY: int(1, 64).default(2),
+  /** Publishes waiting for a statement per instance (count, and serialised characters) before 503s. */
+  PUBLISH_QUEUE_MAX: int(1, 10_000_000).default(10_000),
+  PUBLISH_QUEUE_MAX_BYTES: int(1024, 4 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
+  RATE_LIMIT_PUBLISH_PER_SEC: int(0, 1_000_000).default(0),
+  /** Proxies whose X-Forwarded-For is believed; by default only one on this machine (a peer on a shared network could forge it). */
+  TRUST_PROXY: z.string().trim().default('loopback'),
+  /** Comma list of origins allowed by CORS, or `*`; empty disables CORS. */
+  CORS_ORIGINS: z.string().trim().default(''),
+  SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
+  WORKER_CONCURRENCY: int(1, 1000).default(10),
+  JOB_STALLED_INTERVAL_MS: int(1000, 600_000).default(30_000),
+  JOB_LOCK_DURATION_MS: int(1000, 600_000).default(30_000),
+  JOB_RECONCILE_INTERVAL_MS: int(500, 600_000).default(5000),
+  /** Bound on one BullMQ call from a request (enqueue, remove): a Redis outage never hangs a submit. */
+  JOB_ENQUEUE_TIMEOUT_MS: int(50, 60_000).default(2000),
+  /** Finished job rows older than this are deleted by a cluster-wide scheduler; 0 keeps them forever. */
+  JOB_RETENTION_SECONDS: int(0, 10 * 365 * 24 * 3600).default(0),
+  /** The BullMQ board at /admin/queues (api role); unset means on except in production. */
+  BULL_BOARD_ENABLED: bool.optional(),
+});
+
+export type AppConfig = z.infer<typeof configSchema> & { ROLE: Role[] };
+
+/** Thrown for an invalid environment; its message is one line, fit for a terminal. */
+export class ConfigError extends Error {}
+
+export function parseConfig(env: Record<string, string | undefined>): AppConfig {
+  // An empty variable means unset, as shells and compose files tend to produce them.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = configSchema.safeParse(present);
+  if (result.success) return result.data as AppConfig;
+  const problems = result.error.issues.map((issue) => {
+    const name = String(issue.path[0] ?? 'config');
+    const raw = env[name];
+    const message = issue.code === 'invalid_type' && raw === undefined ? 'is required' : issue.message;
+    return raw === undefined || raw === ''
+      ? `${name} ${message}`
+      : `${name} ${message} (got ${JSON.stringify(raw)})`;
+  });
+  throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+}
+
+export const hasRole = (config: AppConfig, role: Role): boolean => config.ROLE.includes(role);
