@@ -9,7 +9,10 @@ const ERRORS: Record<number, { description: string; message: string }> = {
   400: { description: 'bad input: channel name, query, body', message: 'limit must be between 1 and 1000' },
   403: { description: 'forbidden', message: 'channel job:1 is written only by the service' },
   404: { description: 'not found', message: 'job 0b9f1f0e-8f6a-4f0e-9a43-0c1d2e3f4a5b not found' },
-  409: { description: 'conflict with the current state', message: 'job is already completed' },
+  409: {
+    description: 'conflict with the current state',
+    message: 'job 0b9f1f0e-8f6a-4f0e-9a43-0c1d2e3f4a5b is already completed',
+  },
   413: { description: 'payload too large', message: 'data is 70002 bytes serialised; the limit is 65536' },
   429: { description: 'rate limited (see Retry-After)', message: 'publish rate limit exceeded' },
   503: { description: 'Postgres or Redis unavailable (see Retry-After)', message: 'database unavailable' },
@@ -25,21 +28,26 @@ const REASONS: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
-/** Documents the `{statusCode, error, message}` answers an endpoint can give, with an example each. */
-export function ApiErrors(...statuses: (keyof typeof ERRORS)[]): MethodDecorator & ClassDecorator {
+/**
+ * Documents the `{statusCode, error, message}` answers an endpoint can give,
+ * with an example each: a status, or `[status, example message]` where the
+ * generic example would mislead.
+ */
+export function ApiErrors(...statuses: (number | [number, string])[]): MethodDecorator & ClassDecorator {
   return applyDecorators(
-    ...statuses.map((status) =>
-      ApiResponse({
+    ...statuses.map((entry) => {
+      const [status, message] = Array.isArray(entry) ? entry : [entry, ERRORS[entry].message];
+      return ApiResponse({
         status,
         description: ERRORS[status].description,
         type: ErrorBody,
-        example: { statusCode: status, error: REASONS[status], message: ERRORS[status].message },
+        example: { statusCode: status, error: REASONS[status], message },
         headers:
           status === 429 || status === 503
             ? { 'Retry-After': { description: 'seconds to wait', schema: { type: 'integer' } } }
             : undefined,
-      }),
-    ),
+      });
+    }),
   );
 }
 

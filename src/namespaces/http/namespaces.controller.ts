@@ -31,7 +31,7 @@ export class NamespacesController {
   @ApiOperation({ summary: 'Create a namespace' })
   @ApiBody({ type: CreateNamespace })
   @ApiResponse({ status: 201, type: Namespace })
-  @ApiErrors(400, 409)
+  @ApiErrors([400, 'clientPublish must be a boolean value'], [409, 'name already exists'])
   @Post()
   create(@Body() body: CreateNamespaceDto): Promise<NamespaceEntity> {
     return this.namespaces.create(body);
@@ -40,7 +40,10 @@ export class NamespacesController {
   @ApiOperation({ summary: 'One namespace' })
   @ApiParam({ name: 'name', example: 'chat' })
   @ApiOkResponse({ type: Namespace })
-  @ApiErrors(400, 404)
+  @ApiErrors(
+    [400, 'name must be 1-64 characters of A-Z a-z 0-9 _ - . (no colon)'],
+    [404, 'namespace chat not found'],
+  )
   @Get(':name')
   get(@Param('name') name: string): Promise<NamespaceEntity> {
     return this.namespaces.get(name);
@@ -50,7 +53,10 @@ export class NamespacesController {
   @ApiParam({ name: 'name', example: 'chat' })
   @ApiBody({ type: NamespaceSettings })
   @ApiOkResponse({ type: Namespace })
-  @ApiErrors(400, 404)
+  @ApiErrors(
+    [400, 'name must be 1-64 characters of A-Z a-z 0-9 _ - . (no colon)'],
+    [404, 'namespace chat not found'],
+  )
   @Patch(':name')
   update(@Param('name') name: string, @Body() body: NamespaceSettingsDto): Promise<NamespaceEntity> {
     return this.namespaces.update(name, body);
@@ -59,7 +65,10 @@ export class NamespacesController {
   @ApiOperation({ summary: 'Delete a namespace (its channels fall back to the defaults)' })
   @ApiParam({ name: 'name', example: 'chat' })
   @ApiNoContentResponse({ description: 'deleted' })
-  @ApiErrors(400, 404)
+  @ApiErrors(
+    [400, 'name must be 1-64 characters of A-Z a-z 0-9 _ - . (no colon)'],
+    [404, 'namespace chat not found'],
+  )
   @Delete(':name')
   @HttpCode(204)
   remove(@Param('name') name: string): Promise<void> {
