@@ -9,6 +9,7 @@ import { HealthModule } from './infra/health/health.module.js';
 import { HttpExceptionFilter } from './infra/http/http-exception.filter.js';
 import { AppValidationPipe } from './infra/http/validation/validation.pipe.js';
 import { LoggingModule } from './infra/logging/logging.module.js';
+import { MetricsModule } from './infra/metrics/metrics.module.js';
 import { RedisModule } from './infra/redis/redis.module.js';
 import { JobsModule } from './jobs/jobs.module.js';
 import { NamespacesModule } from './namespaces/namespaces.module.js';
@@ -47,6 +48,7 @@ export class AppModule {
         DatabaseModule.forRoot(config),
         RedisModule,
         HealthModule.forRoot(config.ROLE),
+        MetricsModule,
         ...features,
         ...extra,
         ...roles,

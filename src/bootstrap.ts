@@ -11,7 +11,10 @@ import { AppModule } from './app.module.js';
 import { rawHttpError } from './infra/http/raw-http-error.js';
 import { StrictQueryInterceptor } from './infra/http/strict-query.interceptor.js';
 import { SquallWsAdapter } from './channels/ws/squall-ws.adapter.js';
+import { setupOpenApi } from './docs/openapi.js';
 import { Lifecycle } from './infra/lifecycle/lifecycle.js';
+import { METRICS_REGISTRY } from './infra/metrics/metrics.js';
+import { httpMetrics } from './infra/metrics/http.metrics.js';
 import { type AppConfig, ConfigError, hasRole, parseConfig } from './infra/config/config.schema.js';
 
 /** Creates and starts one Squall instance; used by main.ts, the dev start and tests. */
@@ -25,6 +28,7 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   );
   app.useLogger(app.get(Logger));
   app.disable('x-powered-by');
+  app.use(httpMetrics(app.get(METRICS_REGISTRY)));
   // Behind the load balancer, the client address (rate limits, logs) comes from X-Forwarded-For.
   app.set('trust proxy', config.TRUST_PROXY);
   if (config.CORS_ORIGINS) {
@@ -40,6 +44,7 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   app.useBodyParser('json', { limit: config.MAX_MESSAGE_BYTES * 2 + 16 * 1024 });
   app.useGlobalInterceptors(new StrictQueryInterceptor());
   if (hasRole(config, 'gateway')) app.useWebSocketAdapter(new SquallWsAdapter(app, config));
+  if (hasRole(config, 'api')) setupOpenApi(app);
   await app.listen(config.PORT, config.HOST);
   answerMalformedRequests(app.getHttpServer() as Server);
   return app;

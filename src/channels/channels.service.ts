@@ -13,6 +13,7 @@ import { RESYNC_HINT, type SubscribeResult } from './hub/hub.js';
 import type { Subscriber } from './hub/subscriber.js';
 import { NamespacesService } from '../namespaces/namespaces.service.js';
 import { MessageStore } from './message.store.js';
+import { ConnectionsMetric } from '../infra/metrics/connections.metric.js';
 
 /** What transports hand the hub, and get back for a subscription: the only hub types they see. */
 export type { Subscriber };
@@ -41,6 +42,7 @@ export interface Page {
 export class ChannelsService implements BeforeApplicationShutdown {
   private readonly logger = new Logger(ChannelsService.name);
   private readonly published: Counter;
+  private readonly connections: ConnectionsMetric;
   /** Open long polls and streams, ended first at shutdown so the HTTP server can close. */
   private readonly drains = new Set<() => void>();
   private closing = false;
@@ -58,6 +60,7 @@ export class ChannelsService implements BeforeApplicationShutdown {
       help: 'Messages committed by this instance',
       registers: [registry],
     });
+    this.connections = ConnectionsMetric.of(registry);
     store.onOutcomeUnknown = (channels) => this.hintResync(channels);
   }
 
@@ -235,6 +238,7 @@ export class ChannelsService implements BeforeApplicationShutdown {
     const result = await this.subscribe(channel, subscriber, after);
     held.result = result;
     const removeDrain = this.onShutdown(finish);
+    const untrack = this.connections.track('long_poll');
     signal.addEventListener('abort', finish, { once: true });
     if (signal.aborted) finish(); // the client left while the subscribe was in flight
     let timer: NodeJS.Timeout | undefined;
@@ -249,6 +253,7 @@ export class ChannelsService implements BeforeApplicationShutdown {
       clearTimeout(timer);
       signal.removeEventListener('abort', finish);
       removeDrain();
+      untrack();
       this.unsubscribe(result);
     }
     const lastSeq = messages.length ? messages[messages.length - 1].seq : Math.max(result.lastSeq, 0);

@@ -5,6 +5,7 @@ import WebSocket from 'ws';
 import { publishBlobs, uniqueChannel } from '../support/http.js';
 import { type Instance, startInstance, stopAllInstances } from '../support/instance.js';
 import { waitForMetric } from '../support/metrics.js';
+import { loadAsyncApi } from '../support/asyncapi.js';
 import { TestClient, range, seqs } from '../support/ws-client.js';
 
 let gw: Instance;
@@ -239,5 +240,36 @@ describe('WebSocket contract', () => {
     const [status, closed] = await Promise.all([instance.stop('SIGTERM'), c.closed]);
     expect(closed.code).toBe(1001);
     expect(status).toEqual({ code: 0, signal: null });
+  });
+});
+
+// Runs last: every frame the tests above exchanged, checked against the
+// schemas of docs/asyncapi.yaml. Received frames must all match; a sent frame
+// must match unless the server refused it (the tests send malformed frames on
+// purpose), which shows as an `error` reply to its ref, or as no ref at all.
+describe('WebSocket contract in docs/asyncapi.yaml', () => {
+  it('describes every frame the contract tests sent and received', async () => {
+    const contract = await loadAsyncApi();
+    expect(contract.errors).toEqual([]);
+    const problems: string[] = [];
+    let checked = 0;
+    for (const c of clients) {
+      for (const frame of c.frames) {
+        checked++;
+        const problem = contract.check('server', frame);
+        if (problem) problems.push(`received ${problem}`);
+      }
+      for (const frame of c.sent) {
+        const ref = (frame as { ref?: unknown })?.ref;
+        if (typeof frame !== 'object' || typeof ref !== 'string') continue;
+        const reply = c.frames.find((f) => f.ref === ref);
+        if (!reply || reply.event === 'error') continue;
+        checked++;
+        const problem = contract.check('client', frame);
+        if (problem) problems.push(`sent ${problem}`);
+      }
+    }
+    expect(checked).toBeGreaterThan(50);
+    expect(problems).toEqual([]);
   });
 });

@@ -24,6 +24,8 @@ type Waiter = { check: () => boolean; resolve: () => void };
  */
 export class TestClient {
   readonly frames: Frame[] = [];
+  /** What the test sent, as given to send() (a string when sent raw), for contract checks. */
+  readonly sent: unknown[] = [];
   readonly messages = new Map<string, Msg[]>();
   readonly closed: Promise<{ code: number; reason: string }>;
   private waiters: Waiter[] = [];
@@ -55,6 +57,7 @@ export class TestClient {
   }
 
   send(frame: unknown): void {
+    this.sent.push(frame);
     this.socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
   }
 

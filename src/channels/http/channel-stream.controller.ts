@@ -1,8 +1,11 @@
 import { Controller, Get, Headers, Param, Query, Req, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
+import { ApiErrors, ApiLastEventId } from '../../docs/openapi.js';
 import type { Counter, Registry } from 'prom-client';
 import { AppError } from '../../infra/errors/app-error.js';
 import { InjectMetrics } from '../../infra/metrics/metrics.js';
+import { ConnectionsMetric } from '../../infra/metrics/connections.metric.js';
 import { slowConsumersCounter } from '../slow-consumers.metric.js';
 import { type AppConfig, InjectConfig } from '../../infra/config/app-config.js';
 import { ChannelsService } from '../channels.service.js';
@@ -13,9 +16,11 @@ import { StreamQueryDto } from '../dto/channel-queries.dto.js';
  * exactly with Last-Event-ID. A client that cannot keep up is disconnected
  * (and resumes) rather than buffered without bound.
  */
+@ApiTags('channels')
 @Controller('v1/channels')
 export class ChannelStreamController {
   private readonly slowConsumers: Counter<'transport'>;
+  private readonly connections: ConnectionsMetric;
 
   constructor(
     private readonly channels: ChannelsService,
@@ -23,8 +28,32 @@ export class ChannelStreamController {
     @InjectMetrics() registry: Registry,
   ) {
     this.slowConsumers = slowConsumersCounter(registry);
+    this.connections = ConnectionsMetric.of(registry);
   }
 
+  @ApiOperation({
+    summary:
+      'Server-Sent Events: `id:` is the seq, `event: message`, `data:` the message (AsyncAPI: docs/asyncapi.yaml)',
+  })
+  @ApiParam({ name: 'channel', example: 'chat:room-1' })
+  @ApiQuery({
+    name: 'after',
+    required: false,
+    description: 'without it (and Last-Event-ID) the stream starts live',
+    schema: { type: 'integer', minimum: 0 },
+  })
+  @ApiLastEventId()
+  @ApiOkResponse({
+    description: 'an event stream',
+    content: {
+      'text/event-stream': {
+        schema: { type: 'string' },
+        example:
+          'retry: 1000\n: subscribed lastSeq=42 truncated=false\n\nid: 43\nevent: message\ndata: {"channel":"chat:room-1","seq":43,"id":"5b0c…","data":{"text":"hi"},"publishedAt":"2026-11-26T05:44:49.252Z"}\n\n',
+      },
+    },
+  })
+  @ApiErrors(400, 503)
   @Get(':channel/stream')
   async stream(
     @Param('channel') channel: string,
@@ -102,7 +131,9 @@ export class ChannelStreamController {
       if (!closed) res.write(': heartbeat\n\n');
     }, this.config.SSE_HEARTBEAT_MS);
     const removeDrain = this.channels.onShutdown(() => stop('end'));
+    const untrack = this.connections.track('sse');
     release = () => {
+      untrack();
       closed = true;
       clearInterval(timers.heartbeat);
       removeDrain();

@@ -1,11 +1,29 @@
 import { Body, Controller, Get, HttpStatus, Param, Post, Query, Req, Res } from '@nestjs/common';
+import {
+  ApiBody,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiQuery,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { Request, Response } from 'express';
+import { ApiErrors, IDEMPOTENT_REPLAYED } from '../../docs/openapi.js';
+import { ChannelInfo, HistoryPage, Message, PollPage, PublishBody } from '../../docs/openapi-models.js';
 import { ChannelsService } from '../channels.service.js';
 import { HistoryQueryDto, PollQueryDto } from '../dto/channel-queries.dto.js';
 import { parsePublishBody } from '../dto/parse-publish-body.js';
 import { PublishRateLimit } from '../publish-rate-limit.js';
 import { pageJson } from './page-json.js';
 
+@ApiTags('channels')
+@ApiParam({
+  name: 'channel',
+  example: 'chat:room-1',
+  description: 'channel name, ^[A-Za-z0-9_\\-.:]{1,128}$',
+})
+@ApiErrors(400, 503)
 @Controller('v1/channels')
 export class ChannelsController {
   constructor(
@@ -14,6 +32,16 @@ export class ChannelsController {
   ) {}
 
   /** 201 with the new message; 200 with the original when the idempotencyKey was already used. */
+  @ApiOperation({ summary: 'Publish a message (acknowledged once committed)' })
+  @ApiBody({ type: PublishBody })
+  @ApiResponse({ status: 201, description: 'published', type: Message })
+  @ApiResponse({
+    status: 200,
+    description: 'idempotencyKey already used: the original message',
+    type: Message,
+    headers: IDEMPOTENT_REPLAYED,
+  })
+  @ApiErrors(403, 413, 429)
   @Post(':channel/messages')
   async publish(
     @Param('channel') channel: string,
@@ -29,12 +57,36 @@ export class ChannelsController {
     return message;
   }
 
+  @ApiOperation({ summary: 'Read history after a seq, ascending' })
+  @ApiQuery({ name: 'after', required: false, schema: { type: 'integer', minimum: 0, default: 0 } })
+  @ApiQuery({
+    name: 'limit',
+    required: false,
+    schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+  })
+  @ApiOkResponse({ type: HistoryPage })
   @Get(':channel/messages')
   async history(@Param('channel') channel: string, @Query() q: HistoryQueryDto, @Res() res: Response) {
     const page = await this.channels.history(channel, q.after, q.limit);
     res.type('application/json').send(pageJson(page));
   }
 
+  @ApiOperation({
+    summary: 'Long poll: answers as soon as a message with seq > after exists, or with none at the timeout',
+  })
+  @ApiQuery({ name: 'after', required: false, schema: { type: 'integer', minimum: 0, default: 0 } })
+  @ApiQuery({
+    name: 'timeout',
+    required: false,
+    description: 'seconds',
+    schema: { type: 'integer', minimum: 0, maximum: 60, default: 25 },
+  })
+  @ApiQuery({
+    name: 'limit',
+    required: false,
+    schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+  })
+  @ApiOkResponse({ type: PollPage })
   @Get(':channel/poll')
   async poll(
     @Param('channel') channel: string,
@@ -57,6 +109,8 @@ export class ChannelsController {
     }
   }
 
+  @ApiOperation({ summary: "The channel's last seq" })
+  @ApiOkResponse({ type: ChannelInfo })
   @Get(':channel')
   async info(@Param('channel') channel: string) {
     return { channel, lastSeq: await this.channels.lastSeq(channel) };

@@ -2,6 +2,7 @@ import { Inject, Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { type AppConfig, InjectConfig } from '../../infra/config/app-config.js';
 import { InjectMetrics } from '../../infra/metrics/metrics.js';
+import { deliveryLagHistogram } from '../../infra/metrics/delivery-lag.metric.js';
 import { BROKER, type Broker } from '../broker/broker.js';
 import { MessageStore } from '../message.store.js';
 import { Hub } from './hub.js';
@@ -30,13 +31,17 @@ export class HubService extends Hub implements OnModuleInit, OnApplicationShutdo
       help: 'Messages handed to local subscribers (one per subscriber)',
       registers: [registry],
     });
+    const lag = deliveryLagHistogram(registry);
     super(
       store,
       broker,
       {
         onGap: () => gaps.inc(),
         onSkip: (_c, from, to) => skipped.inc(to - from + 1),
-        onDeliver: (n) => delivered.inc(n),
+        onDeliver: (n, envelope) => {
+          delivered.inc(n);
+          if (n > 0) lag(envelope.message.publishedAt);
+        },
       },
       {
         lingerMs: config.HUB_LINGER_MS,

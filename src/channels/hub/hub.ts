@@ -16,7 +16,7 @@ export interface HistorySource {
 
 export interface HubStats {
   onGap?(channel: string): void;
-  onDeliver?(count: number): void;
+  onDeliver?(count: number, envelope: Envelope): void;
   onSkip?(channel: string, from: number, to: number): void;
 }
 
@@ -330,7 +330,7 @@ export class Hub {
       stream.nextSeq++;
       stream.recent.push(envelope);
       for (const sub of stream.subs) sub.push(envelope);
-      this.stats.onDeliver?.(stream.subs.size);
+      this.stats.onDeliver?.(stream.subs.size, envelope);
     }
   }
 

@@ -19,6 +19,7 @@ import { AppError } from '../../infra/errors/app-error.js';
 import { type AppConfig, InjectConfig } from '../../infra/config/app-config.js';
 import { Lifecycle } from '../../infra/lifecycle/lifecycle.js';
 import { InjectMetrics } from '../../infra/metrics/metrics.js';
+import { ConnectionsMetric } from '../../infra/metrics/connections.metric.js';
 import { parsePublish, parseSubscribe, parseUnsubscribe } from './frame-data.js';
 import { frameRefs } from './frames.js';
 import { CLOSE_GOING_AWAY, WsConnection } from './ws-connection.js';
@@ -58,6 +59,7 @@ export class ChannelsGateway
     });
     this.slowConsumers = slowConsumersCounter(registry);
     const connections = this.connections;
+    ConnectionsMetric.of(registry).source('ws', () => connections.size);
     new Gauge({
       name: 'squall_ws_connections',
       help: 'Open WebSocket connections',

@@ -1,7 +1,10 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { Redis, RedisOptions } from 'ioredis';
+import type { Registry } from 'prom-client';
 import { type AppConfig, InjectConfig } from '../config/app-config.js';
 import { backoffMs } from '../../lib/backoff.js';
+import { InjectMetrics } from '../metrics/metrics.js';
+import { RedisMetrics } from '../metrics/redis.metrics.js';
 
 /**
  * Owns every Redis connection of the process: one shared command connection,
@@ -16,8 +19,13 @@ export class RedisService implements OnApplicationShutdown {
   readonly command: Redis;
   readonly subscriber: Redis;
   readonly prefix: string;
+  private readonly metrics: RedisMetrics;
 
-  constructor(@InjectConfig() private readonly config: AppConfig) {
+  constructor(
+    @InjectConfig() private readonly config: AppConfig,
+    @InjectMetrics() registry: Registry,
+  ) {
+    this.metrics = new RedisMetrics(registry);
     this.prefix = config.REDIS_KEY_PREFIX;
     // Auto-pipelining writes the commands issued in one tick (a burst of
     // PUBLISHes after a group commit) to the socket in one write.
@@ -42,6 +50,7 @@ export class RedisService implements OnApplicationShutdown {
       // ioredis reconnects by itself; one line per failure is enough.
       this.logger.warn(`redis ${name}: ${err.message}`);
     });
+    this.metrics.watch(name, client);
     this.clients.add(client);
     return client;
   }

@@ -1,11 +1,24 @@
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
+import {
+  ApiBody,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiQuery,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { Response } from 'express';
+import { ApiErrors, IDEMPOTENT_REPLAYED } from '../../docs/openapi.js';
+import { Job as JobDoc, JobList, JobTypes, SubmitJobBody } from '../../docs/openapi-models.js';
 import { JobRegistry } from '../job-registry.js';
 import type { Job } from '../job.js';
 import { JobsService, type SubmitInput } from '../jobs.service.js';
 import { ListJobsQuery } from './list-jobs.query.js';
 import { idempotencyKeyOf, parseSubmitBody } from './submit-body.js';
 
+@ApiTags('jobs')
+@ApiErrors(503)
 @Controller('v1/jobs')
 export class JobsController {
   constructor(
@@ -18,6 +31,18 @@ export class JobsController {
    * alike (then `Idempotent-Replayed: true`), even when the repeat's body is
    * refused: a retrying client gets its original job.
    */
+  @ApiOperation({ summary: 'Submit a job' })
+  @ApiBody({ type: SubmitJobBody })
+  @ApiResponse({
+    status: 202,
+    description: 'the job (new, or the original for a reused idempotencyKey)',
+    type: JobDoc,
+    headers: {
+      Location: { description: '/v1/jobs/<id>', schema: { type: 'string' } },
+      ...IDEMPOTENT_REPLAYED,
+    },
+  })
+  @ApiErrors(400, 413)
   @Post()
   @HttpCode(HttpStatus.ACCEPTED)
   async submit(@Body() body: unknown, @Res({ passthrough: true }) res: Response) {
@@ -36,12 +61,34 @@ export class JobsController {
     return job;
   }
 
+  @ApiOperation({ summary: 'List jobs, newest first' })
+  @ApiQuery({
+    name: 'state',
+    required: false,
+    enum: ['queued', 'active', 'completed', 'failed', 'cancelled'],
+  })
+  @ApiQuery({ name: 'type', required: false, schema: { type: 'string', maxLength: 64 } })
+  @ApiQuery({
+    name: 'limit',
+    required: false,
+    schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 },
+  })
+  @ApiQuery({
+    name: 'cursor',
+    required: false,
+    schema: { type: 'string' },
+    description: 'nextCursor of the previous page',
+  })
+  @ApiOkResponse({ type: JobList })
+  @ApiErrors(400)
   @Get()
   list(@Query() q: ListJobsQuery) {
     return this.jobs.list(q);
   }
 
   /** The registered job types and their defaults. */
+  @ApiOperation({ summary: 'The registered job types and their defaults' })
+  @ApiOkResponse({ type: JobTypes })
   @Get('types')
   types() {
     return {
@@ -55,11 +102,19 @@ export class JobsController {
     };
   }
 
+  @ApiOperation({ summary: 'One job' })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiOkResponse({ type: JobDoc })
+  @ApiErrors(400, 404)
   @Get(':id')
   get(@Param('id') id: string) {
     return this.jobs.get(id);
   }
 
+  @ApiOperation({ summary: 'Cancel a queued or active job' })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiOkResponse({ type: JobDoc, description: 'the job, now cancelled' })
+  @ApiErrors(400, 404, 409)
   @Post(':id/cancel')
   @HttpCode(HttpStatus.OK)
   cancel(@Param('id') id: string) {
