@@ -28,10 +28,18 @@ const running = new Set<Instance>();
  */
 export async function startInstance(
   env: Record<string, string> = {},
-  { ready = true }: { ready?: boolean } = {},
+  {
+    ready = true,
+    root,
+  }: {
+    ready?: boolean;
+    /** Another project directory whose built `dist/main.js` to run (test/extending builds a copy). */
+    root?: string;
+  } = {},
 ): Promise<Instance> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
-  const child = spawn(process.execPath, [MAIN], {
+  const child = spawn(process.execPath, [root ? join(root, 'dist', 'main.js') : MAIN], {
+    cwd: root,
     env: {
       PATH: process.env.PATH,
       NODE_ENV: 'test',
