@@ -146,7 +146,11 @@ export class JobsService {
       await this.queues.add(row, handler);
     } catch (err) {
       this.metrics.enqueueFailures.inc({ type: row.type });
-      this.logger.warn(`job ${row.id} committed but not enqueued yet (${(err as Error).message})`);
+      this.logger.warn({
+        msg: 'job committed but not enqueued yet',
+        jobId: row.id,
+        err: (err as Error).message,
+      });
     }
   }
 

@@ -17,6 +17,7 @@ import { isFinal } from '../job-state.js';
 import type { AttemptOutcome, JobsMetrics } from '../jobs.metrics.js';
 import type { JobsStore, Transitioned } from '../jobs.store.js';
 import { validatePayload } from '../payload.js';
+import { ProgressWriter } from './progress-writer.js';
 import { backoffMs, sleep } from '../../lib/backoff.js';
 
 /** Retries a Postgres write while the database is briefly unreachable (~7 s in all), then gives up. */
@@ -54,89 +55,6 @@ export interface RunnerDeps {
   untrack(run: Run): void;
 }
 
-/** Progress is written at most once per this many ms per attempt; the latest value wins. */
-export const PROGRESS_WINDOW_MS = 50;
-
-/**
- * Coalesces progress writes: the first at once, then at most one UPDATE (with
- * its event, in the same statement) per PROGRESS_WINDOW_MS and never two in
- * flight; a value reported meanwhile replaces the one waiting. So a handler
- * reporting in a tight loop costs a statement per window, not per call, and
- * never waits for Postgres. A refused write means the attempt no longer owns
- * the job (cancelled, or taken over): `onLost` fires. Closed once the attempt
- * settles: a value still waiting is dropped (the final event carries the
- * job's state), and a handler that ignores its abort writes nothing more.
- */
-export class ProgressWriter {
-  private pending?: number;
-  private last = 0;
-  private lastWriteAt = -Infinity;
-  private closed = false;
-  private timer?: NodeJS.Timeout;
-  private inflight?: Promise<void>;
-
-  constructor(
-    private readonly id: string,
-    private readonly lease: string,
-    private readonly deps: Pick<RunnerDeps, 'store' | 'events'>,
-    private readonly logger: Logger,
-    private readonly onLost: () => void,
-  ) {}
-
-  /** Records `value` soon (see the class); resolves at once, never rejects. */
-  write(value: number): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    this.pending = Math.min(100, Math.max(0, Math.round(Number.isFinite(value) ? value : 0)));
-    this.schedule();
-    return Promise.resolve();
-  }
-
-  /** Stops accepting writes and resolves once the one in flight, if any, is done. */
-  close(): Promise<void> {
-    this.closed = true;
-    this.pending = undefined;
-    clearTimeout(this.timer);
-    return this.inflight ?? Promise.resolve();
-  }
-
-  private schedule(): void {
-    if (this.inflight || this.timer || this.pending === undefined || this.closed) return;
-    const wait = this.lastWriteAt + PROGRESS_WINDOW_MS - performance.now();
-    if (wait > 0) {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        this.schedule();
-      }, wait);
-      return;
-    }
-    this.inflight = this.flush().finally(() => {
-      this.inflight = undefined;
-      this.schedule();
-    });
-  }
-
-  private async flush(): Promise<void> {
-    const value = this.pending!;
-    this.pending = undefined;
-    if (value === this.last) return;
-    this.lastWriteAt = performance.now();
-    try {
-      const row = await this.deps.store.progress(this.id, this.lease, value);
-      if (!row) {
-        this.pending = undefined;
-        this.closed = true;
-        this.onLost();
-        return;
-      }
-      this.last = value;
-      this.deps.events.announce(row);
-    } catch (err) {
-      // Progress is advisory: a failed write never fails the job.
-      this.logger.warn(`progress of job ${this.id} not recorded: ${(err as Error).message}`);
-    }
-  }
-}
-
 /**
  * The JSON text of a handler's result, or a PermanentJobError saying why it
  * has none: a result that cannot be stored must end the job `failed` with a
@@ -160,13 +78,14 @@ export function serialiseResult(result: unknown, maxBytes: number): string {
   return json;
 }
 
-function jobLogger(logger: Logger, id: string, attempt: number): JobLogger {
-  const tag = (m: string) => `[${id} #${attempt}] ${m}`;
+/** A handler's logger: every line carries the job's id and attempt as fields. */
+function jobLogger(logger: Logger, jobId: string, attempt: number): JobLogger {
+  const line = (msg: string) => ({ msg, jobId, attempt });
   return {
-    log: (m) => logger.log(tag(m)),
-    warn: (m) => logger.warn(tag(m)),
-    error: (m) => logger.error(tag(m)),
-    debug: (m) => logger.debug(tag(m)),
+    log: (m) => logger.log(line(m)),
+    warn: (m) => logger.warn(line(m)),
+    error: (m) => logger.error(line(m)),
+    debug: (m) => logger.debug(line(m)),
   };
 }
 

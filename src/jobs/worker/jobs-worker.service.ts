@@ -96,11 +96,15 @@ export class JobsWorkerService implements OnApplicationBootstrap, BeforeApplicat
         maxStalledCount: 1000,
         autorun: false,
       });
-      worker.on('error', (err: Error) => this.logger.warn(`worker ${handler.name}: ${err.message}`));
+      worker.on('error', (err: Error) =>
+        this.logger.warn({ msg: 'worker error', jobType: handler.name, err: err.message }),
+      );
       this.workers.push(worker);
       void worker
         .run()
-        .catch((err: Error) => this.logger.error(`worker ${handler.name} stopped: ${err.message}`));
+        .catch((err: Error) =>
+          this.logger.error({ msg: 'worker stopped', jobType: handler.name, err: err.message }),
+        );
     }
     this.listenForCancels();
     this.leaseTimer = setInterval(() => void this.heartbeat(), heartbeatMs(this.config));

@@ -112,14 +112,15 @@ export class JobsReconciler implements OnApplicationBootstrap, BeforeApplication
       if (presence === 'missing') {
         await this.queues.add(row, handler);
         this.metrics.reconciled.inc({ action: 'reenqueued' });
-        this.logger.warn(`job ${row.id} (${row.state}) was missing from BullMQ: enqueued`);
+        this.logger.warn({ msg: 'job was missing from BullMQ: enqueued', jobId: row.id, state: row.state });
       } else if (presence === 'finished') {
         await this.repairFinished(row, handler);
       }
     } catch (err) {
       if (err instanceof EnqueueRejectedError) await this.failRejected(row, err);
       else if (err instanceof TimeoutError || this.queues.connection.status !== 'ready') throw err;
-      else this.logger.warn(`job ${row.id} not reconciled this pass: ${(err as Error).message}`);
+      else
+        this.logger.warn({ msg: 'job not reconciled this pass', jobId: row.id, err: (err as Error).message });
     }
   }
 
@@ -128,7 +129,12 @@ export class JobsReconciler implements OnApplicationBootstrap, BeforeApplication
     if (!failed) return;
     this.events.announce(failed);
     this.metrics.reconciled.inc({ action: 'failed' });
-    this.logger.warn(`job ${row.id} (${row.type}) failed: ${err.message}`);
+    this.logger.warn({
+      msg: 'job failed by the reconciler',
+      jobId: row.id,
+      jobType: row.type,
+      err: err.message,
+    });
   }
 
   /** BullMQ is done with a job whose row is still pending. */
@@ -150,7 +156,11 @@ export class JobsReconciler implements OnApplicationBootstrap, BeforeApplication
     if (await this.queues.remove(handler, row.id)) {
       await this.queues.add(row, handler);
       this.metrics.reconciled.inc({ action: 'reenqueued' });
-      this.logger.warn(`job ${row.id} was finished in BullMQ but ${row.state} in Postgres: run again`);
+      this.logger.warn({
+        msg: 'job finished in BullMQ but not in Postgres: run again',
+        jobId: row.id,
+        state: row.state,
+      });
     }
   }
 
