@@ -23,6 +23,7 @@ import { WorkerRoleModule } from './roles/worker.module.js';
  * against the registry), so job modules go here too.
  */
 export const features = [
+  // A fork adds its feature modules here (see docs/extending.md).
   ChannelsModule,
   JobsModule,
   NamespacesModule,
