@@ -8,6 +8,7 @@ import { isolatedEnv, waitForState } from '../support/jobs.js';
 import { SseClient } from '../support/sse-client.js';
 import { waitFor } from '../support/wait-for.js';
 import { TestClient } from '../support/ws-client.js';
+import { scrape } from '../support/metrics.js';
 
 const DASHBOARD = join(process.cwd(), 'docker', 'grafana', 'dashboards', 'squall.json');
 
@@ -28,34 +29,9 @@ afterAll(async () => {
   await stopAllInstances();
 });
 
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** /metrics parsed: metric families by name (from # TYPE) and every sample. */
-async function scrape(): Promise<{ families: Map<string, string>; samples: Sample[] }> {
-  const text = await (await fetch(`${app.url}/metrics`)).text();
-  const families = new Map<string, string>();
-  const samples: Sample[] = [];
-  for (const line of text.split('\n')) {
-    const type = /^# TYPE (\S+) (\S+)/.exec(line);
-    if (type) families.set(type[1], type[2]);
-    const sample = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (sample) {
-      const labels = Object.fromEntries(
-        [...(sample[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map(([, k, v]) => [k, v]),
-      );
-      samples.push({ name: sample[1], labels, value: Number(sample[3]) });
-    }
-  }
-  return { families, samples };
-}
-
 /** Sum of the samples of `name` whose labels include `labels`. */
 async function value(name: string, labels: Record<string, string> = {}): Promise<number> {
-  const { samples } = await scrape();
+  const { samples } = await scrape(app);
   return samples
     .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
     .reduce((sum, s) => sum + s.value, 0);
@@ -138,7 +114,7 @@ describe('/metrics', () => {
     for (let i = 0; i < 3; i++) await post(app.url, `/v1/channels/${channel}/messages`, { data: i });
     await ws.waitForMessages(channel, 8);
     expect((await value('squall_delivery_lag_seconds_count')) - before).toBe(3);
-    const { samples } = await scrape();
+    const { samples } = await scrape(app);
     // Commit to hand-off on one idle machine: well under a second.
     const underOne = samples.find(
       (s) => s.name === 'squall_delivery_lag_seconds_bucket' && s.labels.le === '1',
@@ -210,7 +186,7 @@ describe('/metrics', () => {
       0,
     );
     // Concrete URLs never become labels.
-    const { samples } = await scrape();
+    const { samples } = await scrape(app);
     expect(samples.filter((s) => s.labels.route?.includes('http.'))).toEqual([]);
   });
 
@@ -218,7 +194,7 @@ describe('/metrics', () => {
     const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as {
       panels: { title: string; targets?: { expr: string }[] }[];
     };
-    const { families, samples } = await scrape();
+    const { families, samples } = await scrape(app);
     // `up` is Prometheus's own series for a scrape target, not the app's.
     const fromPrometheus = new Set(['up']);
     const familyOf = (name: string) => {

@@ -23,3 +23,30 @@ export function waitForMetric(
     what: `${String(selector)} on ${instance.url}`,
   }).then(() => undefined);
 }
+
+export interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** /metrics parsed: metric families by name (from # TYPE) and every sample. */
+export async function scrape(
+  instance: Pick<Instance, 'url'>,
+): Promise<{ families: Map<string, string>; samples: Sample[] }> {
+  const text = await (await fetch(`${instance.url}/metrics`)).text();
+  const families = new Map<string, string>();
+  const samples: Sample[] = [];
+  for (const line of text.split('\n')) {
+    const type = /^# TYPE (\S+) (\S+)/.exec(line);
+    if (type) families.set(type[1], type[2]);
+    const sample = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (sample) {
+      const labels = Object.fromEntries(
+        [...(sample[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map(([, k, v]) => [k, v]),
+      );
+      samples.push({ name: sample[1], labels, value: Number(sample[3]) });
+    }
+  }
+  return { families, samples };
+}
