@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, BeforeApplicationShutdown } from '@nestjs/c
 import { Counter, type Registry } from 'prom-client';
 import { AppError } from '../infra/errors/app-error.js';
 import { isInvalidDataError } from '../infra/errors/database-errors.js';
-import { checkJsonValue } from '../lib/json-limits.js';
+import { checkJsonValue } from '../infra/http/json-limits.js';
 import { type AppConfig, InjectConfig } from '../infra/config/app-config.js';
 import { InjectMetrics } from '../infra/metrics/metrics.js';
 import { BROKER, type Broker } from './broker/broker.js';

@@ -3,7 +3,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { PRIORITY_LIMIT } from 'bullmq';
 import { AppError } from '../infra/errors/app-error.js';
 import { isInvalidDataError } from '../infra/errors/database-errors.js';
-import { checkJsonValue } from '../lib/json-limits.js';
+import { checkJsonValue } from '../infra/http/json-limits.js';
 import { type AppConfig, InjectConfig } from '../infra/config/app-config.js';
 import { type Job, type JobRow, UUID, decodeCursor, encodeCursor, toJob } from './job.js';
 import { JobEvents } from './job-events.js';
@@ -12,7 +12,7 @@ import { MAX_ATTEMPTS, JobRegistry, type RegisteredHandler } from './job-registr
 import type { JobState } from './job-state.js';
 import { JobsMetrics } from './jobs.metrics.js';
 import { JobsStore } from './jobs.store.js';
-import { IDEMPOTENCY_KEY, parseIdempotencyKey } from '../lib/idempotency-key.js';
+import { IDEMPOTENCY_KEY, parseIdempotencyKey } from '../infra/http/idempotency-key.js';
 
 export const MAX_DELAY_MS = 365 * 24 * 3600 * 1000;
 /** BullMQ's own limit (2 ** 21 - 1): a larger priority would never be enqueued. */

@@ -1,6 +1,6 @@
 import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../../src/infra/database/data-source-options.js';
-import { entities } from '../../src/infra/database/entities.js';
+import { entities } from '../../src/entities.js';
 import { runMigrationsLocked } from '../../src/infra/database/migrate.js';
 import { createEmptyDatabase } from '../support/database.js';
 

@@ -1,5 +1,5 @@
 import { AppError } from '../../infra/errors/app-error.js';
-import { parseIdempotencyKey } from '../../lib/idempotency-key.js';
+import { parseIdempotencyKey } from '../../infra/http/idempotency-key.js';
 
 export interface PublishBody {
   data: unknown;

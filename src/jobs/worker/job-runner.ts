@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { type Job as BullJob, DelayedError, UnrecoverableError, WaitingError } from 'bullmq';
 import { isDatabaseUnavailable, isInvalidDataError } from '../../infra/errors/database-errors.js';
-import { checkJsonValue } from '../../lib/json-limits.js';
+import { checkJsonValue } from '../../infra/http/json-limits.js';
 import type { JobRow } from '../job.js';
 import type { JobEvents } from '../job-events.js';
 import {

@@ -1,5 +1,6 @@
 import type { Logger } from '@nestjs/common';
-import type { RunnerDeps } from './job-runner.js';
+import type { JobEvents } from '../job-events.js';
+import type { JobsStore } from '../jobs.store.js';
 
 /** Progress is written at most once per this many ms per attempt; the latest value wins. */
 export const PROGRESS_WINDOW_MS = 50;
@@ -25,7 +26,7 @@ export class ProgressWriter {
   constructor(
     private readonly id: string,
     private readonly lease: string,
-    private readonly deps: Pick<RunnerDeps, 'store' | 'events'>,
+    private readonly deps: { store: Pick<JobsStore, 'progress'>; events: Pick<JobEvents, 'announce'> },
     private readonly logger: Logger,
     private readonly onLost: () => void,
   ) {}

@@ -1,6 +1,4 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
-import { RUN_COLUMNS } from '../../../jobs/job.js';
-import { eventResultColumns, withEvent } from '../../../jobs/job-event-sql.js';
 
 /**
  * Job events are written in the same statement as the transition they
@@ -21,15 +19,39 @@ export class JobEventsInline1764170000000 implements MigrationInterface {
     );
     // Final events still owed under the old scheme are written now, in the new shape
     // (unless the old publisher got the message out and only failed to say so).
-    await q.query(
-      withEvent(
-        `UPDATE jobs SET updated_at = updated_at
+    // The SQL is frozen here as src/jobs/job-event-sql.ts wrote it at the time:
+    // a migration must do the same thing forever, whatever that file becomes.
+    await q.query(`
+WITH t AS (UPDATE jobs SET updated_at = updated_at
          WHERE final_event_pending AND state IN ('completed', 'failed', 'cancelled')
            AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.channel = 'job:' || jobs.id AND m.idempotency_key = jobs.state)
-         RETURNING ${RUN_COLUMNS}, ${eventResultColumns('8192')}`,
-        't.state',
-      ),
-    );
+         RETURNING id, type, state, progress, error, attempts, max_attempts, priority,
+  delay_ms::text AS delay_ms, idempotency_key, lease, lease_expires_at, run_at, created_at, started_at,
+  finished_at, updated_at, (extract(epoch FROM created_at) * 1000000)::bigint::text AS created_us, CASE WHEN octet_length(result::text) <= 8192 THEN result END AS ev_result,
+   (result IS NOT NULL AND octet_length(result::text) > 8192) AS ev_result_omitted),
+    ch AS (
+      INSERT INTO channels AS c (name, last_seq) SELECT 'job:' || t.id, 1 FROM t
+      ON CONFLICT (name) DO UPDATE SET last_seq = c.last_seq + 1
+      RETURNING c.name, c.last_seq
+    ),
+    m AS (
+      INSERT INTO messages (channel, seq, id, data)
+      SELECT ch.name, ch.last_seq, gen_random_uuid(), json_build_object(
+    'event', t.state::text,
+    'attempt', t.attempts,
+    'job', json_build_object(
+      'id', t.id, 'type', t.type, 'state', t.state, 'progress', t.progress,
+      'result', t.ev_result, 'error', left(t.error, 500),
+      'attempts', t.attempts, 'maxAttempts', t.max_attempts, 'priority', t.priority,
+      'delayMs', t.delay_ms::bigint, 'idempotencyKey', t.idempotency_key,
+      'createdAt', to_char(t.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'startedAt', to_char(t.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+      'finishedAt', to_char(t.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'updatedAt', to_char(t.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')),
+    'omitted', CASE WHEN t.ev_result_omitted THEN '["payload","result"]'::json ELSE '["payload"]'::json END)
+      FROM t JOIN ch ON ch.name = 'job:' || t.id
+      RETURNING channel AS ev_channel, seq::text AS ev_seq, id::text AS ev_id, data::text AS ev_data,
+        to_char(published_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ev_published_at
+    )
+    SELECT t.*, m.* FROM t LEFT JOIN m ON true`);
     await q.query(
       `ALTER TABLE "jobs" DROP COLUMN "enqueued_at", DROP COLUMN "checked_at", DROP COLUMN "final_event_pending"`,
     );

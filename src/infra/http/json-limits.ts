@@ -1,4 +1,4 @@
-import { AppError } from '../infra/errors/app-error.js';
+import { AppError } from '../errors/app-error.js';
 
 /** Deeper than any sane document; deep enough nesting overflows JSON.stringify's stack. */
 export const MAX_JSON_DEPTH = 64;

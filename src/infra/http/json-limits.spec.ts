@@ -1,4 +1,4 @@
-import { AppError } from '../infra/errors/app-error.js';
+import { AppError } from '../errors/app-error.js';
 import { MAX_JSON_DEPTH, checkJsonValue } from './json-limits.js';
 
 const nest = (depth: number): unknown => {

@@ -4,7 +4,7 @@
  */
 import 'reflect-metadata';
 import { DataSource } from 'typeorm';
-import { dataSourceOptions } from './data-source-options.js';
+import { dataSourceOptions } from './infra/database/data-source-options.js';
 import { entities } from './entities.js';
 
 const url = process.env.DATABASE_URL;

@@ -1,4 +1,4 @@
-import { AppError } from '../infra/errors/app-error.js';
+import { AppError } from '../errors/app-error.js';
 
 /** An idempotency key, on every API that takes one: 1-128 printable ASCII characters, no space. */
 export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
