@@ -25,7 +25,11 @@ export class DashboardController {
 
   @ApiOperation({ summary: 'The live dashboard (HTML)' })
   @ApiProduces('text/html')
-  @ApiResponse({ status: 200, description: 'the page', content: { 'text/html': { schema: { type: 'string' } } } })
+  @ApiResponse({
+    status: 200,
+    description: 'the page',
+    content: { 'text/html': { schema: { type: 'string' } } },
+  })
   @Get()
   @Header('Content-Type', 'text/html; charset=utf-8')
   @Header('Cache-Control', 'no-cache')

@@ -25,7 +25,8 @@ export const DASHBOARD_HTML = `<!doctype html>
   table { border-collapse: collapse; width: 100%; font-size: .85rem; }
   th, td { text-align: left; padding: .25rem .4rem; border-bottom: 1px solid #e3e6eb; }
   td.num { text-align: right; font-variant-numeric: tabular-nums; }
-  form { display: flex; gap: .4rem; margin-bottom: .6rem; flex-wrap: wrap; }
+  form { display: flex; gap: .4rem; margin-bottom: .6rem; flex-wrap: wrap; align-items: center; }
+  label { font-size: .85rem; }
   input, button { font: inherit; padding: .25rem .5rem; }
   #messages { height: 14rem; overflow-y: auto; font-family: ui-monospace, monospace; font-size: .8rem; background: #f8f9fb; padding: .4rem; margin: 0; list-style: none; }
   #messages .seq { color: #6a7385; margin-right: .5rem; }
@@ -57,12 +58,12 @@ export const DASHBOARD_HTML = `<!doctype html>
   <section>
     <h2>Channel</h2>
     <form id="subscribe-form">
-      <input id="channel" value="chat:lobby" aria-label="channel" required>
+      <label>channel <input id="channel" value="chat:lobby" required></label>
       <button type="submit">Subscribe</button>
     </form>
     <ul id="messages" data-testid="messages"></ul>
     <form id="publish-form">
-      <input id="text" placeholder="message" aria-label="message" required>
+      <input id="text" placeholder="message" aria-label="message" size="30" required>
       <button type="submit">Publish</button>
     </form>
     <p class="muted" id="channel-status"></p>
@@ -70,9 +71,9 @@ export const DASHBOARD_HTML = `<!doctype html>
   <section>
     <h2>Jobs</h2>
     <form id="job-form">
-      <input id="job-type" value="demo.sleep" aria-label="job type" required>
-      <input id="job-ms" type="number" value="3000" min="0" aria-label="ms">
-      <input id="job-steps" type="number" value="5" min="1" aria-label="steps">
+      <label>type <input id="job-type" value="demo.sleep" size="12" required></label>
+      <label>ms <input id="job-ms" type="number" value="3000" min="0" style="width: 5rem"></label>
+      <label>steps <input id="job-steps" type="number" value="5" min="1" style="width: 3.5rem"></label>
       <button type="submit">Submit</button>
     </form>
     <progress id="job-progress" data-testid="job-progress" max="100" value="0"></progress>

@@ -65,6 +65,8 @@ async function subscribe(page: Page, channel: string): Promise<void> {
   await page.locator(`#messages[data-ready="${channel}"]`).waitFor({ state: 'attached' });
 }
 
+/** The page's total connections, as an expression evaluated in the page. */
+const TOTAL = "Number(document.querySelector('#total-connections').textContent)";
 const totalConnections = async (page: Page) => Number(await page.textContent('#total-connections'));
 
 describe('the dashboard at /', () => {
@@ -83,7 +85,9 @@ describe('the dashboard at /', () => {
 
     // The strict query rule holds here as on every route.
     expect((await get(instance.url, '/?x[]=1')).status).toBe(400);
-    const forged = await post(instance.url, '/v1/channels/sys:stats/messages', { data: { instance: 'fake' } });
+    const forged = await post(instance.url, '/v1/channels/sys:stats/messages', {
+      data: { instance: 'fake' },
+    });
     expect(forged.status).toBe(403);
   });
 
@@ -117,13 +121,16 @@ describe('the dashboard at /', () => {
     await page.fill('#job-steps', '4');
     await page.click('#job-form button');
     // Progress moves through the steps before the end.
-    await page.waitForFunction(() => {
-      const bar = document.querySelector<HTMLProgressElement>('#job-progress')!;
-      return bar.value > 0 && bar.value < 100;
-    });
+    // (Page-side expressions are strings: the test's TypeScript has no DOM types.)
+    await page.waitForFunction("(v => v > 0 && v < 100)(document.querySelector('#job-progress').value)");
     await page.locator('#job-progress[data-state="completed"]').waitFor({ state: 'attached' });
-    expect(await page.$eval('#job-progress', (bar) => (bar as HTMLProgressElement).value)).toBe(100);
-    await page.locator('#jobs tr', { hasText: 'test.sleep' }).filter({ hasText: 'completed' }).first().waitFor();
+    // The bar's value reflects to its attribute.
+    expect(await page.getAttribute('#job-progress', 'value')).toBe('100');
+    await page
+      .locator('#jobs tr', { hasText: 'test.sleep' })
+      .filter({ hasText: 'completed' })
+      .first()
+      .waitFor();
     await page.close();
   });
 
@@ -135,14 +142,11 @@ describe('the dashboard at /', () => {
     // The instance's own row, fed by sys:stats.
     await one.locator('#instances tr[data-instance]').first().waitFor();
     // Both pages hold a WebSocket each; wait until a stats message says so.
-    await one.waitForFunction(() => Number(document.querySelector('#total-connections')!.textContent) >= 2);
+    await one.waitForFunction(`${TOTAL} >= 2`);
     const before = await totalConnections(one);
 
     const three = await openDashboard();
-    await one.waitForFunction(
-      (n) => Number(document.querySelector('#total-connections')!.textContent) > n,
-      before,
-    );
+    await one.waitForFunction(`${TOTAL} > ${before}`);
     expect(await totalConnections(one)).toBeGreaterThan(before);
 
     await one.fill('#text', 'a message for the screenshot');

@@ -50,7 +50,9 @@ function start(): void {
   client.on('connecting', ({ transport }) => setStatus('connecting', `connecting (${transport})`));
   client.on('connected', ({ transport }) => setStatus('connected', `connected (${transport})`));
   client.on('disconnected', ({ reason }) => setStatus('disconnected', `disconnected: ${reason}`));
-  client.on('truncated', ({ channel }) => channelStatus.replaceChildren(`${channel}: older messages were removed`));
+  client.on('truncated', ({ channel }) =>
+    channelStatus.replaceChildren(`${channel}: older messages were removed`),
+  );
   client.subscribe(STATS_CHANNEL, {}, (m) => {
     const stats = m.data as InstanceStats;
     instances.set(stats.instance, stats);
@@ -79,7 +81,9 @@ function renderInstances(): void {
     const c = s.connections;
     connections += (c.ws ?? 0) + (c.sse ?? 0) + (c.long_poll ?? 0);
     subscriptions += s.subscriptions;
+    // Only queues with work in them; the full list (one queue per job type) is in /metrics.
     const depth = Object.entries(s.queueDepth)
+      .filter(([, n]) => n > 0)
       .map(([q, n]) => `${q}: ${n}`)
       .join(', ');
     const tr = document.createElement('tr');
@@ -93,7 +97,7 @@ function renderInstances(): void {
       el('td', String(s.subscriptions), 'num'),
       el('td', s.messagesInPerSec.toFixed(1), 'num'),
       el('td', s.messagesOutPerSec.toFixed(1), 'num'),
-      el('td', depth || '—'),
+      el('td', depth || 'idle'),
       el('td', new Date(s.at).toLocaleTimeString()),
     );
     rows.push(tr);
