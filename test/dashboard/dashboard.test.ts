@@ -65,8 +65,14 @@ async function subscribe(page: Page, channel: string): Promise<void> {
   await page.locator(`#messages[data-ready="${channel}"]`).waitFor({ state: 'attached' });
 }
 
-/** The page's total connections, as an expression evaluated in the page. */
-const TOTAL = "Number(document.querySelector('#total-connections').textContent)";
+/**
+ * What page-side functions read, typed by hand: the test's TypeScript has no
+ * DOM types. (Functions, not strings: the page's CSP forbids eval, which
+ * string expressions need.)
+ */
+type PageGlobals = {
+  document: { querySelector(selector: string): { textContent: string | null; value?: number } | null };
+};
 const totalConnections = async (page: Page) => Number(await page.textContent('#total-connections'));
 
 describe('the dashboard at /', () => {
@@ -121,8 +127,10 @@ describe('the dashboard at /', () => {
     await page.fill('#job-steps', '4');
     await page.click('#job-form button');
     // Progress moves through the steps before the end.
-    // (Page-side expressions are strings: the test's TypeScript has no DOM types.)
-    await page.waitForFunction("(v => v > 0 && v < 100)(document.querySelector('#job-progress').value)");
+    await page.waitForFunction(() => {
+      const bar = (globalThis as unknown as PageGlobals).document.querySelector('#job-progress')!;
+      return bar.value! > 0 && bar.value! < 100;
+    });
     await page.locator('#job-progress[data-state="completed"]').waitFor({ state: 'attached' });
     // The bar's value reflects to its attribute.
     expect(await page.getAttribute('#job-progress', 'value')).toBe('100');
@@ -142,11 +150,23 @@ describe('the dashboard at /', () => {
     // The instance's own row, fed by sys:stats.
     await one.locator('#instances tr[data-instance]').first().waitFor();
     // Both pages hold a WebSocket each; wait until a stats message says so.
-    await one.waitForFunction(`${TOTAL} >= 2`);
+    await one.waitForFunction(
+      () =>
+        Number(
+          (globalThis as unknown as PageGlobals).document.querySelector('#total-connections')!.textContent,
+        ) >= 2,
+    );
     const before = await totalConnections(one);
 
     const three = await openDashboard();
-    await one.waitForFunction(`${TOTAL} > ${before}`);
+    await one.waitForFunction(
+      // Functions run in the page are serialised: the helper is inlined, not closed over.
+      (n) =>
+        Number(
+          (globalThis as unknown as PageGlobals).document.querySelector('#total-connections')!.textContent,
+        ) > n,
+      before,
+    );
     expect(await totalConnections(one)).toBeGreaterThan(before);
 
     await one.fill('#text', 'a message for the screenshot');
