@@ -38,7 +38,7 @@ beforeAll(async () => {
       '--no-first-run',
       '--disable-quic',
     ],
-    viewport: { width: 1280, height: 860 },
+    viewport: { width: 1280, height: 680 },
   });
   context.setDefaultTimeout(WAIT_MS);
   mkdirSync(SCREENSHOTS, { recursive: true });
