@@ -44,7 +44,7 @@ export class StatsPublisher implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   /** Builds the message from the registry; rates are over the time since the previous one. */
-  async collect(): Promise<InstanceStats> {
+  async collect(at = Date.now()): Promise<InstanceStats> {
     const [connections, subscribers, published, delivered, depth] = await Promise.all([
       readValues(this.registry, 'squall_connections'),
       readValues(this.registry, 'squall_hub_subscribers'),
@@ -52,7 +52,7 @@ export class StatsPublisher implements OnApplicationBootstrap, OnModuleDestroy {
       readValues(this.registry, 'squall_hub_deliveries_total'),
       readValues(this.registry, 'squall_jobs_queue_depth'),
     ]);
-    const now = { at: Date.now(), published: total(published), delivered: total(delivered) };
+    const now = { at, published: total(published), delivered: total(delivered) };
     const prev = this.last;
     this.last = now;
     const seconds = prev ? Math.max(0.001, (now.at - prev.at) / 1000) : 0;
