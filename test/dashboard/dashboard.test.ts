@@ -142,6 +142,21 @@ describe('the dashboard at /', () => {
     await page.close();
   });
 
+  it('reconnects with the token typed into the token field (auth off accepts it)', async () => {
+    const page = await openDashboard();
+    // The SDK puts the token on the WebSocket URL (browsers cannot set headers there).
+    const withToken = page.waitForEvent('websocket', {
+      predicate: (ws) => new URL(ws.url()).searchParams.get('token') === 'dashboard-token',
+    });
+    await page.fill('#token', 'dashboard-token');
+    await page.click('#reconnect');
+    await withToken;
+    // The new client subscribed again over it: the channel view is ready once more.
+    await page.locator('#messages[data-ready]').waitFor({ state: 'attached' });
+    expect(await page.getAttribute('#status', 'data-state')).toBe('connected');
+    await page.close();
+  });
+
   it('shows the instance counts, and they change when another page connects', async () => {
     const channel = uniqueChannel('chat');
     const [one, two] = [await openDashboard(), await openDashboard()];

@@ -43,6 +43,9 @@ function el(tag: string, text: string, className?: string): HTMLElement {
 
 /** (Re)creates the client: on load, and when the token changes (the SDK sends it on every connection and request). */
 function start(): void {
+  // The channel shown carries over to the new client; the old client's subscriptions end with it.
+  const channel = channelSub?.channel ?? channelInput.value.trim();
+  channelSub = undefined;
   client?.close();
   instances.clear();
   const token = tokenInput.value.trim();
@@ -58,7 +61,7 @@ function start(): void {
     instances.set(stats.instance, stats);
     renderInstances();
   });
-  subscribeChannel(channelSub?.channel ?? channelInput.value);
+  subscribeChannel(channel);
   void refreshJobs();
 }
 
@@ -196,7 +199,9 @@ $<HTMLFormElement>('job-form').addEventListener('submit', (e) => {
   void submitJob();
 });
 $('reconnect').addEventListener('click', start);
-tokenInput.addEventListener('change', start);
+tokenInput.addEventListener('keydown', (e) => {
+  if (e.key === 'Enter') start();
+});
 // Instances that stop publishing must leave the table even when no message arrives.
 setInterval(renderInstances, 2000);
 start();
