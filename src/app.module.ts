@@ -1,6 +1,7 @@
 import { type DynamicModule, Module, type Type } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { ChannelsModule } from './channels/channels.module.js';
+import { DashboardStatsModule } from './dashboard/stats.module.js';
 import { DemoModule } from './demo/demo.module.js';
 import { ConfigModule } from './infra/config/config.module.js';
 import { type AppConfig, hasRole } from './infra/config/config.schema.js';
@@ -51,6 +52,7 @@ export class AppModule {
         HealthModule.forRoot(config.ROLE),
         MetricsModule,
         ...features,
+        DashboardStatsModule, // every instance publishes its counts to sys:stats
         ...extra,
         ...roles,
       ],

@@ -1,4 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { DashboardModule } from '../dashboard/dashboard.module.js';
 import { ChannelsHttpModule } from '../channels/http/channels-http.module.js';
 import type { AppConfig } from '../infra/config/config.schema.js';
 import { JobsBoardModule } from '../jobs/board/jobs-board.module.js';
@@ -17,6 +18,7 @@ export class ApiRoleModule {
       ChannelsHttpModule, // /v1/channels: publish, history, long poll, SSE
       JobsHttpModule, // /v1/jobs
       NamespacesHttpModule, // /v1/namespaces
+      DashboardModule, // / and /dashboard/app.js: the live dashboard
     ];
     if (config.BULL_BOARD_ENABLED ?? config.NODE_ENV !== 'production') imports.push(JobsBoardModule);
     return { module: ApiRoleModule, imports };

@@ -49,6 +49,9 @@ export async function startInstance(
       HOST: '127.0.0.1',
       // The suite's own job types (src/jobs/testing), built by `npm run build:testing`.
       TEST_MODULES: TEST_JOBS,
+      // No background sys:stats publishes, which would move the publish counters
+      // and batches other tests measure; test/dashboard turns them on.
+      STATS_INTERVAL_MS: '0',
       ...env,
       PORT: String(port),
     },

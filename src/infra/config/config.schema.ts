@@ -91,6 +91,8 @@ export const configSchema = z.object({
   TRUST_PROXY: z.string().trim().default('loopback'),
   /** Comma list of origins allowed by CORS, or `*`; empty disables CORS. */
   CORS_ORIGINS: z.string().trim().default(''),
+  /** Every instance publishes its live counts to `sys:stats` this often (the dashboard at `/` shows them); 0 turns it off. */
+  STATS_INTERVAL_MS: int(0, 3_600_000).default(2000),
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
   WORKER_CONCURRENCY: int(1, 1000).default(10),
   JOB_STALLED_INTERVAL_MS: int(1000, 600_000).default(30_000),
