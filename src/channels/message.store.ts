@@ -11,6 +11,9 @@ import { ROW_COLUMNS, type Row, rowToEnvelope } from './message-rows.js';
 
 export type { PublishResult };
 
+/** Messages kept per `sys:` channel when no namespace setting says otherwise. */
+export const SYS_HISTORY_KEPT = 100;
+
 /**
  * Postgres is the source of truth for channels: a message exists, with its
  * seq, once its insert has committed, and before anyone is told about it.
@@ -88,6 +91,11 @@ export class MessageStore {
       `SELECT name, history_max_per_channel AS max, history_ttl_seconds AS ttl FROM namespaces
        WHERE history_max_per_channel IS NOT NULL OR history_ttl_seconds IS NOT NULL`,
     );
+    // The instances' own stats (sys:stats, every STATS_INTERVAL_MS) would grow
+    // forever under "keep everything": keep the latest few unless the `sys`
+    // namespace says otherwise.
+    if (!overrides.some((o) => o.name === 'sys'))
+      overrides.push({ name: 'sys', max: SYS_HISTORY_KEPT, ttl: null });
     // Channels of namespaces that set a rule follow theirs, the rest the default.
     const notOverridden = (column: string, channel: string) =>
       `NOT EXISTS (SELECT 1 FROM namespaces n WHERE n.${column} IS NOT NULL

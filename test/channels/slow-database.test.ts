@@ -49,10 +49,12 @@ const waitingPublishers = () =>
 
 const storedSeqs = async (channel: string) =>
   (
-    await query<{ seq: string }>(DB(), 'SELECT seq::text FROM messages WHERE channel = $1 ORDER BY seq', [
-      channel,
-    ])
-  ).map((r) => Number(r.seq));
+    await query<{ seq_text: string }>(
+      DB(),
+      'SELECT seq::text AS seq_text FROM messages WHERE channel = $1 ORDER BY seq',
+      [channel],
+    )
+  ).map((r) => Number(r.seq_text));
 
 describe('Postgres slower than the publishers', () => {
   it('past PUBLISH_QUEUE_MAX waiting publishes, answers 503 with Retry-After at once; the accepted ones all commit', async () => {

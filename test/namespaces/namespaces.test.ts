@@ -137,4 +137,25 @@ describe('namespace settings in the channel core', () => {
     expect(page.body.messages.map((m: { seq: number }) => m.seq)).toEqual([4, 5]);
     expect(await count(other)).toBe(5);
   });
+
+  it('keeps only the latest 100 messages of a sys: channel by default (the instances stats)', async () => {
+    const db = process.env.DATABASE_URL!;
+    const channel = `sys:${uniqueName()}`;
+    await query(db, 'INSERT INTO channels (name, last_seq) VALUES ($1, 150)', [channel]);
+    await query(
+      db,
+      `INSERT INTO messages (channel, seq, id, data) SELECT $1, s, gen_random_uuid(), '{}' FROM generate_series(1, 150) s`,
+      [channel],
+    );
+    const seqs = async () =>
+      (
+        await query<{ seq_text: string }>(
+          db,
+          'SELECT seq::text AS seq_text FROM messages WHERE channel = $1 ORDER BY seq',
+          [channel],
+        )
+      ).map((r) => Number(r.seq_text));
+    await waitFor(async () => (await seqs()).length === 100, { what: 'sys retention' });
+    expect((await seqs())[0]).toBe(51);
+  });
 });
