@@ -180,9 +180,9 @@ describe('docs/extending.md', () => {
         script,
         `import 'reflect-metadata';
 import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '../../dist/infra/database/data-source-options.js';
-import { entities } from '../../dist/entities.js';
-import { runMigrationsLocked } from '../../dist/infra/database/migrate.js';
+import { dataSourceOptions } from './dist/infra/database/data-source-options.js';
+import { entities } from './dist/entities.js';
+import { runMigrationsLocked } from './dist/infra/database/migrate.js';
 const db = await new DataSource({
   ...dataSourceOptions({ DATABASE_URL: process.env.DATABASE_URL, DATABASE_POOL_SIZE: 2 }),
   entities,

@@ -34,6 +34,10 @@ function treeFolders(dir = 'src', prefix = ''): string[] {
 
 describe('docs/architecture.md', () => {
   it('maps exactly the folders src/ has', () => {
-    expect([...mapFolders()].sort()).toEqual(treeFolders().sort());
+    const tree = treeFolders();
+    const map = [...mapFolders()]
+      // The demo is meant to be deleted (CI checks a copy without it): its line may outlive it.
+      .filter((f) => f !== 'demo' || tree.includes('demo'));
+    expect(map.sort()).toEqual(tree.sort());
   });
 });
