@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { startInstance, stopAllInstances } from '../support/instance.js';
+import { waitFor } from '../support/wait-for.js';
 
 afterAll(stopAllInstances);
 
@@ -46,5 +47,23 @@ describe('process lifecycle', () => {
     expect(metrics.headers.get('content-type')).toMatch(/text\/plain/);
     expect(await metrics.text()).toMatch(/process_cpu_user_seconds_total\{role="worker"\}/);
     expect(await worker.stop()).toEqual({ code: 0, signal: null });
+  });
+
+  it('exits 0 on SIGINT sent the moment it starts listening (workers still connecting)', async () => {
+    // BullMQ workers connect in the background after start; a Ctrl-C then
+    // used to close them mid-connect and crash on an unhandled Redis error.
+    for (let round = 0; round < 3; round++) {
+      const instance = await startInstance({ LOG_LEVEL: 'info' }, { ready: false });
+      await waitFor(() => /squall listening on/.test(instance.output()), {
+        intervalMs: 1,
+        what: 'listening',
+      });
+      const status = await instance.stop('SIGINT');
+      expect({ round, status, crashed: /Connection is closed|Unhandled/.test(instance.output()) }).toEqual({
+        round,
+        status: { code: 0, signal: null },
+        crashed: false,
+      });
+    }
   });
 });

@@ -189,6 +189,13 @@ export class JobsWorkerService implements OnApplicationBootstrap, BeforeApplicat
     const budget = this.config.SHUTDOWN_TIMEOUT_MS;
     const drainMs = Math.max(budget - 2000, Math.floor(budget * 0.6));
     const graceMs = Math.min(1000, Math.floor(budget * 0.2));
+    // A worker still connecting when shutdown begins (Ctrl-C right after
+    // start) must finish connecting first: BullMQ drops its error listeners
+    // on close, and a connection attempt failing after that would be an
+    // unhandled 'error' that kills the process.
+    await Promise.all(
+      this.workers.map((w) => withTimeout(w.waitUntilReady(), 2000, 'worker ready').catch(() => undefined)),
+    );
     await Promise.all(this.workers.map((w) => w.pause(true).catch(() => undefined)));
 
     if (this.processing.size > 0) {

@@ -130,6 +130,12 @@ export class JobsMaintenance implements OnApplicationBootstrap, BeforeApplicatio
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    // Closed mid-connect, a BullMQ worker can die on a late connection error (see JobsWorkerService).
+    await withTimeout<unknown>(
+      this.worker?.waitUntilReady() ?? Promise.resolve(),
+      2000,
+      'maintenance ready',
+    ).catch(() => undefined);
     await withTimeout(this.worker?.close() ?? Promise.resolve(), 3000, 'maintenance close').catch(
       () => undefined,
     );
