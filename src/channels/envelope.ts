@@ -21,6 +21,8 @@ export class Envelope {
   private constructor(
     readonly channel: string,
     readonly seq: number,
+    /** Kept apart so the delivery-lag metric never parses a message's data for it. */
+    readonly publishedAt: string,
     json?: string,
     message?: ChannelMessage,
   ) {
@@ -29,7 +31,7 @@ export class Envelope {
   }
 
   static fromMessage(message: ChannelMessage): Envelope {
-    return new Envelope(message.channel, message.seq, undefined, message);
+    return new Envelope(message.channel, message.seq, message.publishedAt, undefined, message);
   }
 
   /** From the exact JSON text of a message; parses only what routing needs. */
@@ -38,13 +40,13 @@ export class Envelope {
     if (typeof message?.channel !== 'string' || !Number.isSafeInteger(message.seq)) {
       throw new Error('not a channel message');
     }
-    return new Envelope(message.channel, message.seq, json, message);
+    return new Envelope(message.channel, message.seq, message.publishedAt, json, message);
   }
 
   /** From a Postgres row whose `data` is still JSON text, so it is never parsed. */
   static fromRow(channel: string, seq: number, id: string, dataJson: string, publishedAt: string): Envelope {
     const json = `{"channel":${JSON.stringify(channel)},"seq":${seq},"id":"${id}","data":${dataJson},"publishedAt":"${publishedAt}"}`;
-    return new Envelope(channel, seq, json);
+    return new Envelope(channel, seq, publishedAt, json);
   }
 
   get message(): ChannelMessage {

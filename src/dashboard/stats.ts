@@ -1,23 +1,7 @@
 import type { Registry } from 'prom-client';
+import { type InstanceStats, STATS_CHANNEL } from './stats-message.js';
 
-/** The channel every instance publishes its live counts to (service-only: the `sys` namespace). */
-export const STATS_CHANNEL = 'sys:stats';
-
-/** One instance's counts, as published on {@link STATS_CHANNEL}; the dashboard's instances panel reads these. */
-export interface InstanceStats {
-  instance: string;
-  roles: string[];
-  at: string;
-  intervalMs: number;
-  connections: Record<string, number>;
-  subscriptions: number;
-  /** Messages per second over the last interval: committed by this instance (in) and handed to its subscribers (out). */
-  messagesInPerSec: number;
-  messagesOutPerSec: number;
-  pendingLongPolls: number;
-  /** Waiting, delayed and active jobs per queue (one queue per job type); empty where Redis did not answer. */
-  queueDepth: Record<string, number>;
-}
+export { STATS_CHANNEL, type InstanceStats };
 
 type Values = { labels: Record<string, string | number>; value: number }[];
 

@@ -10,6 +10,7 @@ import { slowConsumersCounter } from '../slow-consumers.metric.js';
 import { type AppConfig, InjectConfig } from '../../infra/config/app-config.js';
 import { ChannelsService } from '../channels.service.js';
 import { StreamQueryDto } from '../dto/channel-queries.dto.js';
+import { catchUpLowWater, drained } from '../catch-up-pacing.js';
 
 /**
  * Server-Sent Events: `id:` is the seq, so a reconnecting EventSource resumes
@@ -74,7 +75,7 @@ export class ChannelStreamController {
     // buffer is dropped; it resumes with Last-Event-ID); at shutdown the
     // stream is ended politely. Either way nothing is written afterwards.
     let closed = false;
-    const lowWater = Math.max(64 * 1024, Math.floor(this.config.WS_MAX_BUFFERED_BYTES / 4));
+    const lowWater = catchUpLowWater(this.config.WS_MAX_BUFFERED_BYTES);
     const timers: { heartbeat?: NodeJS.Timeout } = {};
     const stop = (how: 'end' | 'destroy') => {
       if (closed) return;
@@ -108,18 +109,7 @@ export class ChannelStreamController {
         overflow: () => dropSlow(),
         // Catch-up waits for the client to read, so a long replay is never
         // mistaken for a slow reader (live traffic is judged by the limit).
-        writable: () =>
-          closed || res.writableLength <= lowWater
-            ? undefined
-            : new Promise<void>((resolve) => {
-                const done = () => {
-                  res.off('drain', done);
-                  res.off('close', done);
-                  resolve();
-                };
-                res.on('drain', done);
-                res.on('close', done);
-              }),
+        writable: () => (closed || res.writableLength <= lowWater ? undefined : drained(res)),
       },
       after,
     );

@@ -40,7 +40,7 @@ export class HubService extends Hub implements OnModuleInit, OnApplicationShutdo
         onSkip: (_c, from, to) => skipped.inc(to - from + 1),
         onDeliver: (n, envelope) => {
           delivered.inc(n);
-          if (n > 0) lag(envelope.message.publishedAt);
+          if (n > 0) lag(envelope.publishedAt);
         },
       },
       {

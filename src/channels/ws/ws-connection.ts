@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import type { ChannelSubscription } from '../channels.service.js';
 import { replyFrame } from './frames.js';
+import { catchUpLowWater, drained } from '../catch-up-pacing.js';
 
 export const CLOSE_GOING_AWAY = 1001;
 const TEXT = { binary: false } as const;
@@ -47,9 +48,7 @@ export class WsConnection {
       slowConsumer(): void;
     },
   ) {
-    // Well under the slow-consumer limit, and above Node's own 16 KiB
-    // highWaterMark so a 'drain' is always on its way once we wait.
-    this.lowWater = Math.max(64 * 1024, Math.floor(maxBufferedBytes / 4));
+    this.lowWater = catchUpLowWater(maxBufferedBytes);
     this.id = connIdOf(socket);
   }
 
@@ -77,15 +76,7 @@ export class WsConnection {
   /** For catch-up pacing (see Subscriber.writable): waits while a quarter of the limit is unsent. */
   writable(): Promise<void> | undefined {
     if (this.closed || this.socket.bufferedAmount <= this.lowWater) return undefined;
-    return new Promise<void>((resolve) => {
-      const done = () => {
-        this.tcp.off('drain', done);
-        this.tcp.off('close', done);
-        resolve();
-      };
-      this.tcp.on('drain', done);
-      this.tcp.on('close', done);
-    });
+    return drained(this.tcp);
   }
 
   /** 1013: the client reconnects and resumes with `after`; nobody else waits for it. */

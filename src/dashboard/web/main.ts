@@ -5,21 +5,7 @@
  * `sys:stats`, a channel view, and jobs followed to their final state.
  */
 import { type Job, type SquallClient, type Subscription, createClient } from '@squall/client';
-
-interface InstanceStats {
-  instance: string;
-  roles: string[];
-  at: string;
-  intervalMs: number;
-  connections: Record<string, number>;
-  subscriptions: number;
-  messagesInPerSec: number;
-  messagesOutPerSec: number;
-  pendingLongPolls: number;
-  queueDepth: Record<string, number>;
-}
-
-const STATS_CHANNEL = 'sys:stats';
+import { type InstanceStats, STATS_CHANNEL } from '../stats-message.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = $<HTMLSpanElement>('status');
