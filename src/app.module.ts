@@ -1,5 +1,6 @@
 import { type DynamicModule, Module, type Type } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { AuthModule } from './auth/auth.module.js';
 import { ChannelsModule } from './channels/channels.module.js';
 import { DashboardStatsModule } from './dashboard/stats.module.js';
 import { DemoModule } from './demo/demo.module.js';
@@ -51,6 +52,7 @@ export class AppModule {
         RedisModule,
         HealthModule.forRoot(config.ROLE),
         MetricsModule,
+        AuthModule,
         ...features,
         DashboardStatsModule, // every instance publishes its counts to sys:stats
         ...extra,
