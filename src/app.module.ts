@@ -14,6 +14,7 @@ import { LoggingModule } from './infra/logging/logging.module.js';
 import { MetricsModule } from './infra/metrics/metrics.module.js';
 import { RedisModule } from './infra/redis/redis.module.js';
 import { JobsModule } from './jobs/jobs.module.js';
+import { LimitsModule } from './limits/limits.module.js';
 import { NamespacesModule } from './namespaces/namespaces.module.js';
 import { ApiRoleModule } from './roles/api.module.js';
 import { GatewayRoleModule } from './roles/gateway.module.js';
@@ -53,6 +54,7 @@ export class AppModule {
         HealthModule.forRoot(config.ROLE),
         MetricsModule,
         AuthModule,
+        LimitsModule,
         ...features,
         DashboardStatsModule, // every instance publishes its counts to sys:stats
         ...extra,

@@ -159,6 +159,11 @@ export async function startSquall(name, infra, extraEnv = {}, nodeArgs = []) {
       DATABASE_URL: infra.databaseUrl,
       REDIS_URL: infra.redisUrl,
       REDIS_KEY_PREFIX: 'squallbench',
+      // The load generators are one address in open mode: per-client limits off.
+      RATE_LIMIT_PUBLISH_PER_SEC: '0',
+      RATE_LIMIT_JOBS_PER_MIN: '0',
+      WS_MAX_CONNECTIONS_PER_KEY: '0',
+      WS_MAX_CONNECTIONS_PER_IP: '0',
       ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -8,7 +8,6 @@ import { ChannelEntity } from './entities/channel.entity.js';
 import { MessageEntity } from './entities/message.entity.js';
 import { HubService } from './hub/hub.service.js';
 import { MessageStore } from './message.store.js';
-import { PublishRateLimit } from './publish-rate-limit.js';
 
 /** The channels core (store, hub, broker) without transports: every role loads it. */
 @Module({
@@ -18,8 +17,7 @@ import { PublishRateLimit } from './publish-rate-limit.js';
     { provide: BROKER, useClass: RedisBroker },
     HubService,
     ChannelsService,
-    PublishRateLimit,
   ],
-  exports: [ChannelsService, PublishRateLimit],
+  exports: [ChannelsService],
 })
 export class ChannelsModule {}

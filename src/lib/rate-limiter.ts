@@ -1,7 +1,7 @@
 /**
- * Token buckets by key (a client address, a connection): `ratePerSec`
- * sustained, bursts up to `burst`. In memory, so a limit holds per instance;
- * a cluster-wide limit belongs with auth (per principal, in Redis).
+ * Token buckets by key: `ratePerSec` sustained, bursts up to `burst`. In
+ * memory, so a limit holds per instance: the cluster-wide limits (src/limits/,
+ * in Redis) fall back to it while Redis does not answer.
  */
 export class RateLimiter {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();

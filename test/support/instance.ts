@@ -52,6 +52,12 @@ export async function startInstance(
       // No background sys:stats publishes, which would move the publish counters
       // and batches other tests measure; test/dashboard turns them on.
       STATS_INTERVAL_MS: '0',
+      // The suite drives every instance from 127.0.0.1 in open mode, so one
+      // address would meet the per-client limits; test/limits turns them on.
+      RATE_LIMIT_PUBLISH_PER_SEC: '0',
+      RATE_LIMIT_JOBS_PER_MIN: '0',
+      WS_MAX_CONNECTIONS_PER_KEY: '0',
+      WS_MAX_CONNECTIONS_PER_IP: '0',
       ...env,
       PORT: String(port),
     },

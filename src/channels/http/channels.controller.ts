@@ -14,7 +14,7 @@ import { ChannelInfo, HistoryPage, Message, PollPage, PublishBody } from '../../
 import { ChannelsService } from '../channels.service.js';
 import { HistoryQueryDto, PollQueryDto } from '../dto/channel-queries.dto.js';
 import { parsePublishBody } from '../dto/parse-publish-body.js';
-import { PublishRateLimit } from '../publish-rate-limit.js';
+import { RateLimited } from '../../limits/rate-limited.decorator.js';
 import { pageJson } from './page-json.js';
 
 @ApiTags('channels')
@@ -26,10 +26,7 @@ import { pageJson } from './page-json.js';
 @ApiErrors(400, 503)
 @Controller('v1/channels')
 export class ChannelsController {
-  constructor(
-    private readonly channels: ChannelsService,
-    private readonly rateLimit: PublishRateLimit,
-  ) {}
+  constructor(private readonly channels: ChannelsService) {}
 
   /** 201 with the new message; 200 with the original when the idempotencyKey was already used. */
   @ApiOperation({ summary: 'Publish a message (acknowledged once committed)' })
@@ -43,13 +40,12 @@ export class ChannelsController {
   })
   @ApiErrors(403, 413, 429)
   @Post(':channel/messages')
+  @RateLimited('publish')
   async publish(
     @Param('channel') channel: string,
     @Body() body: unknown,
-    @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
   ) {
-    this.rateLimit.check(`ip:${req.ip}`);
     const { data, idempotencyKey } = parsePublishBody(body);
     const { message, created } = await this.channels.publish(channel, data, { idempotencyKey });
     res.status(created ? HttpStatus.CREATED : HttpStatus.OK);

@@ -13,9 +13,10 @@ import {
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { ChannelsService } from '../channels.service.js';
-import { PublishRateLimit } from '../publish-rate-limit.js';
 import { slowConsumersCounter } from '../slow-consumers.metric.js';
 import { AppError } from '../../infra/errors/app-error.js';
+import { RateLimits } from '../../limits/rate-limits.js';
+import { upgradeClientKey } from '../../limits/ws-connection-limits.js';
 import { type AppConfig, InjectConfig } from '../../infra/config/app-config.js';
 import { Lifecycle } from '../../infra/lifecycle/lifecycle.js';
 import { InjectMetrics } from '../../infra/metrics/metrics.js';
@@ -46,7 +47,7 @@ export class ChannelsGateway
 
   constructor(
     private readonly channels: ChannelsService,
-    private readonly rateLimit: PublishRateLimit,
+    private readonly rateLimits: RateLimits,
     @InjectConfig() private readonly config: AppConfig,
     @InjectMetrics() registry: Registry,
     private readonly lifecycle: Lifecycle,
@@ -102,6 +103,7 @@ export class ChannelsGateway
         this.logger.log({ msg: 'slow consumer closed (1013)', connId: conn.id });
       },
     });
+    conn.clientKey = upgradeClientKey(request);
     this.logger.debug({ msg: 'connected', connId: conn.id, ip: request.socket.remoteAddress });
     this.connections.set(socket, conn);
     // Any frame is as good as a pong: a client whose reads are paused behind a
@@ -121,7 +123,6 @@ export class ChannelsGateway
 
   /** A closing connection's subscriptions end at once, not when its close handshake completes. */
   private release(conn: WsConnection): void {
-    this.rateLimit.release(conn.id);
     for (const sub of conn.subscriptions.values()) this.channels.unsubscribe(sub);
     conn.subscriptions.clear();
   }
@@ -188,7 +189,7 @@ export class ChannelsGateway
     this.frames.inc({ event: 'publish' });
     const conn = this.connection(socket);
     const { channel, data: payload, idempotencyKey } = parsePublish(data);
-    this.rateLimit.check(conn.id);
+    await this.rateLimits.take('publish', conn.clientKey);
     const { message, created } = await this.channels.publish(channel, payload, { idempotencyKey });
     const ack = { channel, seq: message.seq, id: message.id };
     conn.reply('ack', created ? ack : { ...ack, duplicate: true }, refOf(data));

@@ -7,6 +7,7 @@ import { type Observable, isObservable, lastValueFrom } from 'rxjs';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { rawHttpError } from '../../infra/http/raw-http-error.js';
 import type { AppConfig } from '../../infra/config/config.schema.js';
+import { WsConnectionLimits } from '../../limits/ws-connection-limits.js';
 import { FrameQueue } from './frame-queue.js';
 import { connIdOf } from './ws-connection.js';
 import { type ClientFrame, FrameError, errorFrame, frameRefs, parseFrame } from './frames.js';
@@ -24,12 +25,14 @@ type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => v
 export class SquallWsAdapter extends WsAdapter {
   private readonly log = new Logger('WsAdapter');
   private upgradesGuarded = false;
+  private readonly connectionLimits: WsConnectionLimits;
 
   constructor(
     app: INestApplicationContext,
     private readonly config: AppConfig,
   ) {
     super(app);
+    this.connectionLimits = app.get(WsConnectionLimits, { strict: false });
   }
 
   /** Several times MAX_MESSAGE_BYTES, so a too-large `publish` still gets a polite payload_too_large. */
@@ -54,7 +57,7 @@ export class SquallWsAdapter extends WsAdapter {
     this.upgradesGuarded = true;
     const listeners = server.listeners('upgrade') as UpgradeListener[];
     server.removeAllListeners('upgrade');
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    server.on('upgrade', async (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       // Node takes its own error listener off an upgraded socket; without one a
       // client reset while we answer would be an uncaught exception.
       socket.on('error', () => socket.destroy());
@@ -69,6 +72,8 @@ export class SquallWsAdapter extends WsAdapter {
         .flat()
         .some((ws: { path?: string }) => ws.path === path);
       if (served) {
+        // Connection caps (per client, per address) answer 429 before the upgrade is accepted.
+        if (!(await this.connectionLimits.admit(req, socket))) return;
         for (const listener of listeners) listener.call(server, req, socket, head);
         return;
       }

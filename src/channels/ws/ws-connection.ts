@@ -17,7 +17,7 @@ export const SLOW_CONSUMER_GRACE_MS = 1000;
 const ids = new WeakMap<object, string>();
 let lastId = 0;
 
-/** The connection's id (`ws:N`), the same in every log line and rate-limit key about it. */
+/** The connection's id (`ws:N`), the same in every log line about it. */
 export function connIdOf(socket: object): string {
   let id = ids.get(socket);
   if (!id) ids.set(socket, (id = `ws:${++lastId}`));
@@ -29,8 +29,10 @@ export function connIdOf(socket: object): string {
  * side. (Its frames are served one at a time by SquallWsAdapter.)
  */
 export class WsConnection {
-  /** Identifies the connection in rate limits and logs. */
+  /** Identifies the connection in logs. */
   readonly id: string;
+  /** Whom the rate limits count (clientKeyOf: the token's `sub`, else the address), set on connect. */
+  clientKey = '';
   readonly subscriptions = new Map<string, ChannelSubscription>();
   missedPongs = 0;
   closed = false;

@@ -42,7 +42,7 @@ export class WsErrorFilter implements WsExceptionFilter {
       // "Try again shortly" (an outage, a full queue, shutdown) is not a bug: say so, and when.
       const retryAfterMs =
         exception.code === 'unavailable' || exception.code === 'rate_limited'
-          ? (exception.retryAfter ?? 1) * 1000
+          ? (exception.retryAfterMs ?? (exception.retryAfter ?? 1) * 1000)
           : undefined;
       return { code: exception.code, message: exception.message, retryAfterMs };
     }

@@ -86,7 +86,18 @@ export const configSchema = z.object({
   /** Publishes waiting for a statement per instance (count, and serialised characters) before 503s. */
   PUBLISH_QUEUE_MAX: int(1, 10_000_000).default(10_000),
   PUBLISH_QUEUE_MAX_BYTES: int(1024, 4 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
-  RATE_LIMIT_PUBLISH_PER_SEC: int(0, 1_000_000).default(0),
+  /** Publishes a second per client (token `sub`, or address in open mode), summed over every instance and transport; 0 = off. */
+  RATE_LIMIT_PUBLISH_PER_SEC: int(0, 1_000_000).default(50),
+  /** Publishes a client may send at once before the rate applies; unset = twice RATE_LIMIT_PUBLISH_PER_SEC. */
+  RATE_LIMIT_PUBLISH_BURST: int(1, 10_000_000).optional(),
+  /** Job submits a minute per client over every instance, in bursts of as many; 0 = off. */
+  RATE_LIMIT_JOBS_PER_MIN: int(0, 1_000_000).default(60),
+  /** Open WebSockets per client (token `sub`, or address in open mode) over every instance; 0 = off. */
+  WS_MAX_CONNECTIONS_PER_KEY: int(0, 10_000_000).default(50),
+  /** Open WebSockets per client address over every instance (NATs put many users behind one); 0 = off. */
+  WS_MAX_CONNECTIONS_PER_IP: int(0, 10_000_000).default(500),
+  /** A killed instance's WebSockets stop counting against the caps this long after its last heartbeat (every third of it). */
+  WS_CONNECTION_LEASE_MS: int(1000, 600_000).default(30_000),
   /** Proxies whose X-Forwarded-For is believed; by default only one on this machine (a peer on a shared network could forge it). */
   TRUST_PROXY: z.string().trim().default('loopback'),
   /** Comma list of origins allowed by CORS, or `*`; empty disables CORS. */

@@ -31,6 +31,8 @@ export class AppError extends Error {
     message: string,
     /** Seconds, for `rate_limited` and `unavailable` (sent as Retry-After). */
     readonly retryAfter?: number,
+    /** The same wait in ms when known exactly (WebSocket error frames carry it as `retryAfterMs`). */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
   }

@@ -11,6 +11,7 @@ import {
 import type { Response } from 'express';
 import { ApiErrors, IDEMPOTENT_REPLAYED } from '../../docs/openapi.js';
 import { Job as JobDoc, JobList, JobTypes, SubmitJobBody } from '../../docs/openapi-models.js';
+import { RateLimited } from '../../limits/rate-limited.decorator.js';
 import { JobRegistry } from '../job-registry.js';
 import type { Job } from '../job.js';
 import { JobsService, type SubmitInput } from '../jobs.service.js';
@@ -42,9 +43,10 @@ export class JobsController {
       ...IDEMPOTENT_REPLAYED,
     },
   })
-  @ApiErrors(400, 413)
+  @ApiErrors(400, 413, 429)
   @Post()
   @HttpCode(HttpStatus.ACCEPTED)
+  @RateLimited('job_submit')
   async submit(@Body() body: unknown, @Res({ passthrough: true }) res: Response) {
     let input: SubmitInput;
     try {
