@@ -96,6 +96,8 @@ export const configSchema = z.object({
   WS_MAX_CONNECTIONS_PER_KEY: int(0, 10_000_000).default(50),
   /** Open WebSockets per client address over every instance (NATs put many users behind one); 0 = off. */
   WS_MAX_CONNECTIONS_PER_IP: int(0, 10_000_000).default(500),
+  /** A limit check waits this long for Redis, then the instance decides alone (its per-instance limit). */
+  RATE_LIMIT_REDIS_TIMEOUT_MS: int(10, 60_000).default(500),
   /** A killed instance's WebSockets stop counting against the caps this long after its last heartbeat (every third of it). */
   WS_CONNECTION_LEASE_MS: int(1000, 600_000).default(30_000),
   /** Proxies whose X-Forwarded-For is believed; by default only one on this machine (a peer on a shared network could forge it). */
