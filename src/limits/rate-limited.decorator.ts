@@ -7,7 +7,7 @@ import {
   applyDecorators,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { Request } from 'express';
+import type { AuthenticatedRequest } from '../auth/auth.guard.js';
 import { clientKeyOf } from './client-key.js';
 import { type RateLimitName, RateLimits } from './rate-limits.js';
 
@@ -30,9 +30,9 @@ export class RateLimitGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const name = this.reflector.get<RateLimitName | undefined>(RATE_LIMIT, context.getHandler());
     if (!name) return true;
-    const req = context.switchToHttp().getRequest<Request>();
-    // Open mode until the auth guard puts the principal on the request.
-    await this.limits.take(name, clientKeyOf(null, req.ip ?? 'unknown'));
+    // The global auth guard ran first: the token's `sub`, or the address in open mode.
+    const req = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    await this.limits.take(name, clientKeyOf(req.principal, req.ip ?? 'unknown'));
     return true;
   }
 }
