@@ -12,12 +12,7 @@ import { MessageStore } from './message.store.js';
 /** The channels core (store, hub, broker) without transports: every role loads it. */
 @Module({
   imports: [TypeOrmModule.forFeature([ChannelEntity, MessageEntity]), NamespacesModule],
-  providers: [
-    MessageStore,
-    { provide: BROKER, useClass: RedisBroker },
-    HubService,
-    ChannelsService,
-  ],
+  providers: [MessageStore, { provide: BROKER, useClass: RedisBroker }, HubService, ChannelsService],
   exports: [ChannelsService],
 })
 export class ChannelsModule {}

@@ -49,7 +49,12 @@ export class RateLimits {
     if (waitMs <= 0) return;
     this.metrics.refusal(name);
     const seconds = Math.ceil(waitMs / 1000);
-    throw new AppError('rate_limited', `${bucket.what} rate limit exceeded; retry in ${seconds} s`, seconds, waitMs);
+    throw new AppError(
+      'rate_limited',
+      `${bucket.what} rate limit exceeded; retry in ${seconds} s`,
+      seconds,
+      waitMs,
+    );
   }
 
   private bucket(ratePerSec: number, burst: number, what: string): Bucket {

@@ -33,7 +33,11 @@ export class RedisLimitGate {
   async try<T>(limit: LimitName, op: () => Promise<T>): Promise<T | undefined> {
     if (Date.now() >= this.skipUntil && this.redis.isReady()) {
       try {
-        return await withTimeout(op(), this.config.RATE_LIMIT_REDIS_TIMEOUT_MS, `limit check in Redis (${limit})`);
+        return await withTimeout(
+          op(),
+          this.config.RATE_LIMIT_REDIS_TIMEOUT_MS,
+          `limit check in Redis (${limit})`,
+        );
       } catch (err) {
         this.skipUntil = Date.now() + BACKOFF_MS;
         this.warn(limit, (err as Error).message);

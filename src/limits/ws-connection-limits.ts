@@ -104,7 +104,11 @@ export class WsConnectionLimits implements OnApplicationBootstrap, BeforeApplica
    * written and the socket ended. Also records the request's client key for
    * the gateway (upgradeClientKey).
    */
-  async admit(req: IncomingMessage, socket: Duplex, principal?: Pick<Principal, 'sub'> | null): Promise<boolean> {
+  async admit(
+    req: IncomingMessage,
+    socket: Duplex,
+    principal?: Pick<Principal, 'sub'> | null,
+  ): Promise<boolean> {
     const address = this.addressOf(req);
     const clientKey = clientKeyOf(principal, address);
     clientKeys.set(req, clientKey);

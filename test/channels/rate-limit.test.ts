@@ -135,7 +135,10 @@ describe('job submit rate limit, across instances', () => {
       ...Array(JOBS_PER_MIN).fill(429),
     ]);
     const limited = answers[JOBS_PER_MIN];
-    expect(limited.body).toMatchObject({ statusCode: 429, message: expect.stringMatching(/job submit rate/) });
+    expect(limited.body).toMatchObject({
+      statusCode: 429,
+      message: expect.stringMatching(/job submit rate/),
+    });
     // One submit every 60 / JOBS_PER_MIN s once the burst is spent.
     const retryAfter = Number(limited.headers.get('retry-after'));
     expect(retryAfter).toBeGreaterThan(0);

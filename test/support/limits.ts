@@ -13,9 +13,13 @@ export function clientAddress(): string {
 
 export const from = (address: string) => ({ 'x-forwarded-for': address });
 
-export type Upgrade =
-  | { status: 101; socket: WebSocket }
-  | { status: number; retryAfter: string | undefined; body: string };
+/** An upgrade's outcome: 101 with the open socket, or the refusal's status, Retry-After and body. */
+export interface Upgrade {
+  status: number;
+  socket?: WebSocket;
+  retryAfter?: string;
+  body?: string;
+}
 
 /** Attempts a WebSocket upgrade: the open socket, or the HTTP answer that refused it. */
 export function upgrade(url: string, headers: Record<string, string> = {}): Promise<Upgrade> {
