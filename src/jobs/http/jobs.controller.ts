@@ -9,6 +9,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { OPEN_ACCESS, type Principal } from '../../auth/principal.js';
 import { ApiErrors, IDEMPOTENT_REPLAYED } from '../../docs/openapi.js';
 import { Job as JobDoc, JobList, JobTypes, SubmitJobBody } from '../../docs/openapi-models.js';
 import { JobRegistry } from '../job-registry.js';
@@ -46,13 +47,14 @@ export class JobsController {
   @Post()
   @HttpCode(HttpStatus.ACCEPTED)
   async submit(@Body() body: unknown, @Res({ passthrough: true }) res: Response) {
+    const principal: Principal = OPEN_ACCESS; // TODO(auth merge): @CurrentPrincipal()
     let input: SubmitInput;
     try {
       input = parseSubmitBody(body);
     } catch (err) {
-      return this.answer(res, await this.jobs.replayOr(err, idempotencyKeyOf(body)));
+      return this.answer(res, await this.jobs.replayOr(principal, err, idempotencyKeyOf(body)));
     }
-    return this.answer(res, await this.jobs.submit(input));
+    return this.answer(res, await this.jobs.submit(principal, input));
   }
 
   private answer(res: Response, { job, created }: { job: Job; created: boolean }): Job {
@@ -83,7 +85,7 @@ export class JobsController {
   @ApiErrors(400)
   @Get()
   list(@Query() q: ListJobsQuery) {
-    return this.jobs.list(q);
+    return this.jobs.list(OPEN_ACCESS, q);
   }
 
   /** The registered job types and their defaults. */
@@ -108,7 +110,7 @@ export class JobsController {
   @ApiErrors(400, 404)
   @Get(':id')
   get(@Param('id') id: string) {
-    return this.jobs.get(id);
+    return this.jobs.get(OPEN_ACCESS, id);
   }
 
   @ApiOperation({ summary: 'Cancel a queued or active job' })
@@ -118,6 +120,6 @@ export class JobsController {
   @Post(':id/cancel')
   @HttpCode(HttpStatus.OK)
   cancel(@Param('id') id: string) {
-    return this.jobs.cancel(id);
+    return this.jobs.cancel(OPEN_ACCESS, id);
   }
 }
