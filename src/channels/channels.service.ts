@@ -7,7 +7,7 @@ import { type AppConfig, InjectConfig } from '../infra/config/app-config.js';
 import { InjectMetrics } from '../infra/metrics/metrics.js';
 import { BROKER, type Broker } from './broker/broker.js';
 import { CHANNEL_NAME, assertChannelName, namespaceOf } from './channel-name.js';
-import type { ChannelMessage, Envelope } from './envelope.js';
+import type { Envelope } from './envelope.js';
 import { HubService } from './hub/hub.service.js';
 import { RESYNC_HINT, type SubscribeResult } from './hub/hub.js';
 import type { Subscriber } from './hub/subscriber.js';
