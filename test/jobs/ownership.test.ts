@@ -1,6 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { SignJWT } from 'jose';
 import type { Job } from '../../src/jobs/job.js';
+import {
+  type AccessColumn,
+  type Answer,
+  bearer,
+  call,
+  checkMatrix,
+  expecting,
+  signToken,
+  TOKEN_ENV,
+  tokenOf,
+} from '../support/auth.js';
 import { get, post } from '../support/http.js';
 import { type Instance, stopAllInstances } from '../support/instance.js';
 import { isolatedEnv, startApi } from '../support/jobs.js';
@@ -8,33 +18,25 @@ import { SseClient } from '../support/sse-client.js';
 import type { Msg } from '../support/ws-client.js';
 
 /**
- * The job cells of the access matrix, black-box against two instances in
- * token mode: a job belongs to the `sub` that submitted it. Another user
+ * The job cells of the access matrix (test/support/auth.ts: its callers and
+ * checkMatrix), and the details behind them, black-box against two
+ * instances in token mode: a job belongs to the `sub` that submitted it. Another user
  * gets 404 for it (as for a job that does not exist) and 403 on its
  * `job:<id>` channel, whatever patterns their token carries; its owner and
  * admins read it, on either instance. Nobody, admins included, publishes to
  * `job:` or `sys:` (their modules own them).
  */
-const SECRET = `ownership-test-secret-${randomUUID()}`;
 let a: Instance;
 let b: Instance;
 
 beforeAll(async () => {
-  const env = { ...(await isolatedEnv()), AUTH_JWT_SECRET: SECRET };
+  const env = { ...(await isolatedEnv()), ...TOKEN_ENV };
   [a, b] = await Promise.all([startApi(env), startApi(env)]);
 });
 afterAll(stopAllInstances);
 
-async function bearer(claims: { sub: string; [claim: string]: unknown }): Promise<Record<string, string>> {
-  const { sub, ...rest } = claims;
-  const jwt = await new SignJWT(rest)
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(sub)
-    .setIssuedAt()
-    .setExpirationTime('10m')
-    .sign(new TextEncoder().encode(SECRET));
-  return { authorization: `Bearer ${jwt}` };
-}
+const headersFor = async (claims: { sub: string; [claim: string]: unknown }) =>
+  bearer(await signToken(claims));
 
 const run = randomUUID().slice(0, 8);
 let alice: Record<string, string>;
@@ -42,10 +44,10 @@ let bob: Record<string, string>;
 let admin: Record<string, string>;
 
 beforeAll(async () => {
-  alice = await bearer({ sub: `alice-${run}` });
+  alice = await headersFor({ sub: `alice-${run}` });
   // Bob's patterns would cover every job channel: the job rule replaces them.
-  bob = await bearer({ sub: `bob-${run}`, subscribe: ['job:*', '*'], publish: ['job:*', 'sys:*'] });
-  admin = await bearer({ sub: `root-${run}`, admin: true });
+  bob = await headersFor({ sub: `bob-${run}`, subscribe: ['job:*', '*'], publish: ['job:*', 'sys:*'] });
+  admin = await headersFor({ sub: `root-${run}`, admin: true });
 });
 
 /** A job that waits an hour, so it stays queued (no worker runs here) until cancelled. */
@@ -193,4 +195,88 @@ describe('job ownership (token mode, two instances)', () => {
       }
     }
   });
+});
+
+/** A job of the matrix's chatUser (sub `alice`): queued for an hour, so only a cancel moves it. */
+async function chatUsersJob(api: Instance): Promise<string> {
+  const res = await submitAs(api, bearer(await tokenOf('chatUser')));
+  expect(res.status).toBe(202);
+  return (res.body as Job).id;
+}
+
+const withToken =
+  (method: 'GET' | 'POST', path: string, body?: unknown) =>
+  (i: Instance, token?: string): Promise<Answer> =>
+    call(`${i.url}${path}`, {
+      method,
+      headers: { ...bearer(token), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+
+/** SSE as EventSource opens it (the token in the URL); a 200 stream is cut once its status is known. */
+const sse =
+  (path: string) =>
+  async (i: Instance, token?: string): Promise<Answer> => {
+    const abort = new AbortController();
+    const query = token ? `?token=${encodeURIComponent(token)}` : '';
+    const res = await fetch(`${i.url}${path}${query}`, { signal: abort.signal });
+    if (res.status === 200) {
+      abort.abort();
+      return { status: 200, body: '' };
+    }
+    return { status: res.status, body: await res.json() };
+  };
+
+describe('access matrix: the job columns (chatUser owns the job)', () => {
+  it('answers every caller × job operation cell with the expected status and error', async () => {
+    const id = await chatUsersJob(a);
+    const channel = `job:${id}`;
+    const submit = { type: 'test.sleep', payload: { ms: 0 }, delayMs: 3_600_000 };
+    const columns: AccessColumn[] = [
+      {
+        name: 'job submit',
+        call: withToken('POST', '/v1/jobs', submit),
+        expect: expecting(202, 202, 202, 202),
+      },
+      { name: 'job read', call: withToken('GET', `/v1/jobs/${id}`), expect: expecting(200, 404, 404, 200) },
+      { name: 'job list', call: withToken('GET', '/v1/jobs'), expect: expecting(200, 200, 200, 200) },
+      {
+        // A fresh job each time: the first successful cancel would make later ones 409.
+        name: 'job cancel',
+        call: async (i, token) => withToken('POST', `/v1/jobs/${await chatUsersJob(i)}/cancel`, {})(i, token),
+        expect: expecting(200, 404, 404, 200),
+      },
+      {
+        name: 'history job:<id>',
+        call: withToken('GET', `/v1/channels/${channel}/messages`),
+        expect: expecting(200, 403, 403, 200),
+      },
+      {
+        name: 'long poll job:<id>',
+        call: withToken('GET', `/v1/channels/${channel}/poll?timeout=0`),
+        expect: expecting(200, 403, 403, 200),
+      },
+      {
+        name: 'SSE job:<id> (?token=)',
+        call: sse(`/v1/channels/${channel}/stream`),
+        expect: expecting(200, 403, 403, 200),
+      },
+      {
+        name: 'channel info job:<id>',
+        call: withToken('GET', `/v1/channels/${channel}`),
+        expect: expecting(200, 403, 403, 200),
+      },
+      {
+        name: 'REST publish job:<id>',
+        call: withToken('POST', `/v1/channels/${channel}/messages`, { data: { forged: true } }),
+        expect: expecting(403, 403, 403, 403),
+      },
+      {
+        name: 'REST publish sys:stats',
+        call: withToken('POST', '/v1/channels/sys:stats/messages', { data: { forged: true } }),
+        expect: expecting(403, 403, 403, 403),
+      },
+    ];
+    expect(await checkMatrix([a, b], columns)).toEqual([]);
+  }, 90_000);
 });
