@@ -42,6 +42,8 @@ export interface Job<Payload = unknown, Result = unknown> {
   priority: number;
   delayMs: number;
   idempotencyKey: string | null;
+  /** The token `sub` that submitted it; null for a job submitted in open mode. */
+  owner: string | null;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;

@@ -3,9 +3,6 @@ import { AppError } from '../infra/errors/app-error.js';
 /** Channel names: 1..128 of letters, digits and `_ - . :`; the part before the first `:` is the namespace. */
 export const CHANNEL_NAME = /^[A-Za-z0-9_\-.:]{1,128}$/;
 
-/** Namespaces only the service itself may publish to (job progress lives on `job:<id>`, instance stats on `sys:stats`). */
-const SERVICE_NAMESPACES = new Set(['job', 'sys']);
-
 export function isValidChannelName(name: unknown): name is string {
   return typeof name === 'string' && CHANNEL_NAME.test(name);
 }
@@ -19,9 +16,4 @@ export function assertChannelName(name: unknown): asserts name is string {
 export function namespaceOf(channel: string): string | null {
   const i = channel.indexOf(':');
   return i === -1 ? null : channel.slice(0, i);
-}
-
-export function isServiceOnly(channel: string): boolean {
-  const ns = namespaceOf(channel);
-  return ns !== null && SERVICE_NAMESPACES.has(ns);
 }

@@ -6,23 +6,23 @@ import { checkJsonValue } from '../infra/http/json-limits.js';
 import { type AppConfig, InjectConfig } from '../infra/config/app-config.js';
 import { InjectMetrics } from '../infra/metrics/metrics.js';
 import { BROKER, type Broker } from './broker/broker.js';
-import { assertChannelName, isServiceOnly } from './channel-name.js';
-import type { ChannelMessage, Envelope } from './envelope.js';
+import { CHANNEL_NAME, assertChannelName, namespaceOf } from './channel-name.js';
+import type { Envelope } from './envelope.js';
 import { HubService } from './hub/hub.service.js';
 import { RESYNC_HINT, type SubscribeResult } from './hub/hub.js';
 import type { Subscriber } from './hub/subscriber.js';
 import { NamespacesService } from '../namespaces/namespaces.service.js';
 import { MessageStore } from './message.store.js';
+import { type NamespacePublisher, type Published, namespacePublisher } from './namespace-publisher.js';
 import { ConnectionsMetric } from '../infra/metrics/connections.metric.js';
 
 /** What transports hand the hub, and get back for a subscription: the only hub types they see. */
 export type { Subscriber };
 export type ChannelSubscription = SubscribeResult;
+export type { NamespacePublisher, Published };
 
 export interface PublishOptions {
   idempotencyKey?: string;
-  /** Set by the service itself (jobs): allows service-only namespaces such as `job:`. */
-  asService?: boolean;
 }
 
 export interface Page {
@@ -46,6 +46,8 @@ export class ChannelsService implements BeforeApplicationShutdown {
   /** Open long polls and streams, ended first at shutdown so the HTTP server can close. */
   private readonly drains = new Set<() => void>();
   private closing = false;
+  /** Namespaces a module claimed (see {@link claimNamespace}): no client publish reaches them. */
+  private readonly claimed = new Set<string>();
 
   constructor(
     private readonly store: MessageStore,
@@ -80,20 +82,67 @@ export class ChannelsService implements BeforeApplicationShutdown {
   }
 
   /**
+   * Makes `namespace` the claimer's alone: from now on {@link publish} refuses
+   * it (403, whoever asks, admins included) and only the returned publisher
+   * writes there. Once per namespace: a second claim is a startup error,
+   * since two modules cannot both own a namespace. Claim in a constructor so
+   * a clash stops the start.
+   */
+  claimNamespace(namespace: string): NamespacePublisher {
+    if (!CHANNEL_NAME.test(namespace) || namespace.includes(':')) {
+      throw new Error(`cannot claim namespace ${JSON.stringify(namespace)}: not a namespace name`);
+    }
+    if (this.claimed.has(namespace)) throw new Error(`namespace ${namespace}: is already claimed`);
+    this.claimed.add(namespace);
+    return namespacePublisher(
+      namespace,
+      (channel, data, idempotencyKey) => {
+        this.assertChannel(channel);
+        return this.commit(channel, this.checkData(data), idempotencyKey);
+      },
+      (envelope) => this.fanOut(envelope),
+    );
+  }
+
+  /**
+   * A client's publish (every transport's): refused in a claimed namespace
+   * and where the namespace's settings say clients may not publish; then
+   * committed like any message (see {@link commit}).
+   */
+  async publish(channel: string, data: unknown, options: PublishOptions = {}): Promise<Published> {
+    this.assertChannel(channel);
+    const namespace = namespaceOf(channel);
+    if (namespace !== null && this.claimed.has(namespace)) {
+      throw new AppError('forbidden', `channel ${channel} is written only by the service`);
+    }
+    const dataJson = this.checkData(data);
+    if (!(await this.namespaces.policyFor(channel)).clientPublish) {
+      throw new AppError('forbidden', `clients may not publish in namespace ${namespace}`);
+    }
+    return this.commit(channel, dataJson, options.idempotencyKey);
+  }
+
+  /**
    * Commits the message to Postgres (assigning its seq), then fans it out: to
    * this instance's hub directly and to the others through the broker. The
    * broker publish is not awaited: a Redis outage must not fail an
    * acknowledged write (ioredis queues it, and hubs resync from Postgres).
    */
-  async publish(
-    channel: string,
-    data: unknown,
-    options: PublishOptions = {},
-  ): Promise<{ message: ChannelMessage; envelope: Envelope; created: boolean }> {
-    this.assertChannel(channel);
-    if (!options.asService && isServiceOnly(channel)) {
-      throw new AppError('forbidden', `channel ${channel} is written only by the service`);
-    }
+  private async commit(channel: string, dataJson: string, idempotencyKey?: string): Promise<Published> {
+    const { envelope, created } = await this.store
+      .publish(channel, dataJson, idempotencyKey)
+      .catch((err: unknown) => {
+        if (isInvalidDataError(err)) {
+          throw new AppError('bad_request', `data cannot be stored: ${(err as Error).message}`);
+        }
+        throw err;
+      });
+    if (created) this.fanOut(envelope);
+    return { message: envelope.message, envelope, created };
+  }
+
+  /** The data as stored: present, within the JSON limits and MAX_MESSAGE_BYTES serialised. */
+  private checkData(data: unknown): string {
     if (data === undefined) throw new AppError('bad_request', 'data is required');
     checkJsonValue(data, 'data');
     const dataJson = JSON.stringify(data);
@@ -104,42 +153,19 @@ export class ChannelsService implements BeforeApplicationShutdown {
         `data is ${size} bytes serialised; the limit is ${this.config.MAX_MESSAGE_BYTES}`,
       );
     }
-    if (!options.asService && !(await this.namespaces.policyFor(channel)).clientPublish) {
-      throw new AppError('forbidden', `clients may not publish in namespace ${channel.split(':')[0]}`);
-    }
-    const { envelope, created } = await this.store
-      .publish(channel, dataJson, options.idempotencyKey)
-      .catch((err: unknown) => {
-        if (isInvalidDataError(err)) {
-          throw new AppError('bad_request', `data cannot be stored: ${(err as Error).message}`);
-        }
-        throw err;
-      });
-    if (created) {
-      this.published.inc();
-      this.hub.ingest(envelope);
-      this.broker.publish(channel, envelope.json()).catch((err: Error) => {
-        this.logger.warn({ msg: 'broker publish failed (hubs will resync)', channel, err: err.message });
-      });
-    }
-    return { message: envelope.message, envelope, created };
+    return dataJson;
   }
 
-  /**
-   * Fans out a message on a service-only channel that its module committed in
-   * its own statement (jobs write a job's event in the same statement as the
-   * transition it announces, so the channel's order is the job's order).
-   * Same fan-out as {@link publish} after its commit: this instance's hub
-   * directly, the others through the broker, not awaited.
-   */
-  announceCommitted(envelope: Envelope): void {
-    if (!isServiceOnly(envelope.channel)) {
-      throw new AppError('forbidden', `channel ${envelope.channel} is not written by the service`);
-    }
+  /** A committed message to this instance's hub and, not awaited, to the others through the broker. */
+  private fanOut(envelope: Envelope): void {
     this.published.inc();
     this.hub.ingest(envelope);
     this.broker.publish(envelope.channel, envelope.json()).catch((err: Error) => {
-      this.logger.warn(`broker publish on ${envelope.channel} failed (hubs will resync): ${err.message}`);
+      this.logger.warn({
+        msg: 'broker publish failed (hubs will resync)',
+        channel: envelope.channel,
+        err: err.message,
+      });
     });
   }
 

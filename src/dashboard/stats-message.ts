@@ -4,8 +4,11 @@
  * browser bundle takes it as it is.
  */
 
-/** The channel every instance publishes its live counts to (service-only: the `sys` namespace). */
-export const STATS_CHANNEL = 'sys:stats';
+/** The namespace the stats publisher claims: only it writes `sys:` channels. */
+export const SYS_NAMESPACE = 'sys';
+
+/** The channel every instance publishes its live counts to (in the claimed `sys` namespace). */
+export const STATS_CHANNEL = `${SYS_NAMESPACE}:stats`;
 
 /** One instance's counts, as published on {@link STATS_CHANNEL}; the dashboard's instances panel reads these. */
 export interface InstanceStats {

@@ -1,11 +1,19 @@
 import { hostname } from 'node:os';
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { Registry } from 'prom-client';
-import { ChannelsService } from '../channels/channels.service.js';
+import { ChannelsService, type NamespacePublisher } from '../channels/channels.service.js';
 import { InjectConfig } from '../infra/config/app-config.js';
 import type { AppConfig } from '../infra/config/config.schema.js';
 import { InjectMetrics } from '../infra/metrics/metrics.js';
-import { type InstanceStats, STATS_CHANNEL, byLabel, queueDepth, readValues, total } from './stats.js';
+import {
+  type InstanceStats,
+  STATS_CHANNEL,
+  SYS_NAMESPACE,
+  byLabel,
+  queueDepth,
+  readValues,
+  total,
+} from './stats.js';
 
 /**
  * Every STATS_INTERVAL_MS (0: never), publishes this instance's live counts
@@ -23,12 +31,16 @@ export class StatsPublisher implements OnApplicationBootstrap, OnModuleDestroy {
   private timer?: NodeJS.Timeout;
   private running = false;
   private last?: { at: number; published: number; delivered: number };
+  /** The `sys` namespace is this class's alone: no client can forge an instance's stats. */
+  private readonly publisher: NamespacePublisher;
 
   constructor(
     @InjectMetrics() private readonly registry: Registry,
     @InjectConfig() private readonly config: AppConfig,
-    private readonly channels: ChannelsService,
-  ) {}
+    channels: ChannelsService,
+  ) {
+    this.publisher = channels.claimNamespace(SYS_NAMESPACE);
+  }
 
   onApplicationBootstrap(): void {
     const every = this.config.STATS_INTERVAL_MS;
@@ -77,7 +89,7 @@ export class StatsPublisher implements OnApplicationBootstrap, OnModuleDestroy {
     if (this.running) return;
     this.running = true;
     try {
-      await this.channels.publish(STATS_CHANNEL, await this.collect(), { asService: true });
+      await this.publisher.publish(STATS_CHANNEL, await this.collect());
     } catch (err) {
       this.logger.debug(`stats publish failed: ${(err as Error).message}`);
     } finally {

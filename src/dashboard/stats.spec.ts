@@ -4,6 +4,9 @@ import type { AppConfig } from '../infra/config/config.schema.js';
 import { ConnectionsMetric } from '../infra/metrics/connections.metric.js';
 import { StatsPublisher } from './stats.publisher.js';
 
+/** collect() never publishes: a channel core that only hands out the `sys` claim. */
+const noChannels = { claimNamespace: () => null } as unknown as ChannelsService;
+
 /** The stats message is read from the same metrics /metrics shows: real prom-client metrics here. */
 describe('StatsPublisher.collect', () => {
   it('reads connections, subscriptions, message rates and pending queue depth from the registry', async () => {
@@ -32,7 +35,7 @@ describe('StatsPublisher.collect', () => {
     published.inc(3);
 
     const config = { STATS_INTERVAL_MS: 2000, ROLE: ['api'] } as AppConfig;
-    const stats = new StatsPublisher(registry, config, null as unknown as ChannelsService);
+    const stats = new StatsPublisher(registry, config, noChannels);
     const first = await stats.collect(1000);
     expect(first).toMatchObject({
       roles: ['api'],
@@ -55,11 +58,7 @@ describe('StatsPublisher.collect', () => {
 
   it('reads absent metrics (a role without a hub or queues) as empty', async () => {
     const config = { STATS_INTERVAL_MS: 2000, ROLE: ['worker'] } as AppConfig;
-    const stats = await new StatsPublisher(
-      new Registry(),
-      config,
-      null as unknown as ChannelsService,
-    ).collect();
+    const stats = await new StatsPublisher(new Registry(), config, noChannels).collect();
     expect(stats).toMatchObject({ connections: {}, subscriptions: 0, pendingLongPolls: 0, queueDepth: {} });
   });
 });

@@ -1,7 +1,7 @@
 import type { Registry } from 'prom-client';
-import { type InstanceStats, STATS_CHANNEL } from './stats-message.js';
+import { type InstanceStats, STATS_CHANNEL, SYS_NAMESPACE } from './stats-message.js';
 
-export { STATS_CHANNEL, type InstanceStats };
+export { STATS_CHANNEL, SYS_NAMESPACE, type InstanceStats };
 
 type Values = { labels: Record<string, string | number>; value: number }[];
 

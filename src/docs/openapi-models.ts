@@ -137,8 +137,16 @@ export class Job {
   @ApiProperty({ example: 0 })
   delayMs!: number;
 
-  @ApiProperty({ type: String, nullable: true, example: null })
+  @ApiProperty({ type: String, nullable: true, example: null, description: 'unique per owner' })
   idempotencyKey!: string | null;
+
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: 'alice',
+    description: 'the token `sub` that submitted the job (only it and admins see the job); null in open mode',
+  })
+  owner!: string | null;
 
   @ApiProperty({ format: 'date-time', example: EXAMPLE_TIME })
   createdAt!: string;

@@ -32,7 +32,7 @@ function eventJson(eventParam: string): string {
       'result', t.ev_result, 'error', left(t.error, ${EVENT_ERROR_CHARS}),
       'attempts', t.attempts, 'maxAttempts', t.max_attempts, 'priority', t.priority,
       'delayMs', t.delay_ms::bigint, 'idempotencyKey', t.idempotency_key,
-      'createdAt', ${iso('t.created_at')}, 'startedAt', ${iso('t.started_at')},
+      'owner', t.owner, 'createdAt', ${iso('t.created_at')}, 'startedAt', ${iso('t.started_at')},
       'finishedAt', ${iso('t.finished_at')}, 'updatedAt', ${iso('t.updated_at')}),
     'omitted', CASE WHEN t.ev_result_omitted THEN '["payload","result"]'::json ELSE '["payload"]'::json END)`;
 }

@@ -16,6 +16,8 @@ export interface Job {
   priority: number;
   delayMs: number;
   idempotencyKey: string | null;
+  /** The token `sub` that submitted it; null for a job submitted in open mode. */
+  owner: string | null;
   createdAt: string;
   /** When the job first became active. */
   startedAt: string | null;
@@ -41,6 +43,7 @@ export interface JobRow {
   priority: number;
   delay_ms: string;
   idempotency_key: string | null;
+  owner: string | null;
   lease: string | null;
   /** Until when the running attempt's lease holds unless renewed. */
   lease_expires_at: Date | null;
@@ -55,7 +58,7 @@ export interface JobRow {
 
 /** Everything but payload and result. */
 export const RUN_COLUMNS = `id, type, state, progress, error, attempts, max_attempts, priority,
-  delay_ms::text AS delay_ms, idempotency_key, lease, lease_expires_at, run_at, created_at, started_at,
+  delay_ms::text AS delay_ms, idempotency_key, owner, lease, lease_expires_at, run_at, created_at, started_at,
   finished_at, updated_at, (extract(epoch FROM created_at) * 1000000)::bigint::text AS created_us`;
 
 export const JOB_COLUMNS = `payload, result, ${RUN_COLUMNS}`;
@@ -76,12 +79,20 @@ export function toJob(row: JobRow): Job {
     priority: row.priority,
     delayMs: Number(row.delay_ms),
     idempotencyKey: row.idempotency_key,
+    owner: row.owner,
     createdAt: row.created_at.toISOString(),
     startedAt: iso(row.started_at),
     finishedAt: iso(row.finished_at),
     updatedAt: row.updated_at.toISOString(),
   };
 }
+
+/**
+ * Whose jobs a read or a cancel may reach: every job (admins, open mode,
+ * the application's own code) or one owner's. `{ owner: null }` reaches
+ * none: a caller without a `sub` owns nothing.
+ */
+export type JobScope = 'all' | { readonly owner: string | null };
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

@@ -5,8 +5,10 @@ import { AppError } from '../infra/errors/app-error.js';
 import { isInvalidDataError } from '../infra/errors/database-errors.js';
 import { checkJsonValue } from '../infra/http/json-limits.js';
 import { type AppConfig, InjectConfig } from '../infra/config/app-config.js';
-import { type Job, type JobRow, UUID, decodeCursor, encodeCursor, toJob } from './job.js';
+import type { Principal } from '../auth/principal.js';
+import { type Job, type JobRow, type JobScope, UUID, decodeCursor, encodeCursor, toJob } from './job.js';
 import { JobEvents } from './job-events.js';
+import { JobOwners } from './job-owners.js';
 import { JobQueues } from './job-queues.js';
 import { MAX_ATTEMPTS, JobRegistry, type RegisteredHandler } from './job-registry.js';
 import type { JobState } from './job-state.js';
@@ -36,10 +38,19 @@ export interface ListInput {
   cursor?: string;
 }
 
+/** An admin (open mode included) reaches every job; anyone else only the jobs their `sub` submitted. */
+export const scopeOf = (principal: Principal): JobScope =>
+  principal.admin ? 'all' : { owner: principal.sub };
+
 /**
  * The jobs API for every caller: the REST controller, and application code
  * that submits work itself (inject JobsService from any module importing
- * JobsModule). Every role can submit; only workers run.
+ * JobsModule). Every role can submit; only workers run. Every method takes
+ * the requester's Principal: a job belongs to the `sub` that submitted it,
+ * and only that `sub` and admins read, list or cancel it; to anyone else it
+ * does not exist (404, never 403, so ids reveal nothing). Application code
+ * acting for a user passes that user's principal; OPEN_ACCESS submits a job
+ * that belongs to no one (admins see it).
  */
 @Injectable()
 export class JobsService {
@@ -50,6 +61,7 @@ export class JobsService {
     private readonly registry: JobRegistry,
     private readonly queues: JobQueues,
     private readonly events: JobEvents,
+    private readonly owners: JobOwners,
     private readonly metrics: JobsMetrics,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
@@ -59,14 +71,15 @@ export class JobsService {
    * down the row is committed all the same (the reconciler enqueues it later),
    * so the answer is the same: the job. `created` is false for a repeated
    * idempotency key, whose original job is returned unchanged, even when the
-   * repeat would not pass validation (see {@link replayOr}).
+   * repeat would not pass validation (see {@link replayOr}). Keys are per
+   * owner: the same key from two users makes two jobs.
    */
-  async submit(input: SubmitInput): Promise<{ job: Job; created: boolean }> {
+  async submit(principal: Principal, input: SubmitInput): Promise<{ job: Job; created: boolean }> {
     let checked: { handler: RegisteredHandler; payload: unknown };
     try {
       checked = this.check(input);
     } catch (err) {
-      return this.replayOr(err, input.idempotencyKey);
+      return this.replayOr(principal, err, input.idempotencyKey);
     }
     const { handler, payload } = checked;
     let inserted: { row: JobRow; created: boolean };
@@ -79,6 +92,7 @@ export class JobsService {
         priority: input.priority ?? 0,
         delayMs: input.delayMs ?? 0,
         idempotencyKey: input.idempotencyKey,
+        owner: principal.sub,
         // BullMQ gets it within milliseconds; should it not (Redis away), the
         // reconciler finds out a second after the job should have run.
         checkAfterMs: FIRST_CHECK_AFTER_MS,
@@ -88,9 +102,10 @@ export class JobsService {
       // fault, and like any refusal it still replays a known key.
       if (!isInvalidDataError(err)) throw err;
       const refusal = new AppError('bad_request', `payload cannot be stored: ${(err as Error).message}`);
-      return this.replayOr(refusal, input.idempotencyKey);
+      return this.replayOr(principal, refusal, input.idempotencyKey);
     }
     const { row, created } = inserted;
+    this.owners.remember(row.id, row.owner); // its submitter is likely to subscribe next
     if (!created) return { job: toJob(row), created };
     this.metrics.submitted.inc({ type: handler.name });
     // The new row comes back without its payload: it is the one just validated.
@@ -102,11 +117,12 @@ export class JobsService {
   /**
    * A rejected submit whose idempotencyKey already names a job answers that
    * job: a client retrying must get its original, even if the rules or its
-   * body changed meanwhile. The lookup happens only on this failure path.
+   * body changed meanwhile. The lookup happens only on this failure path,
+   * among the requester's own keys.
    */
-  async replayOr(err: unknown, key: unknown): Promise<{ job: Job; created: false }> {
+  async replayOr(principal: Principal, err: unknown, key: unknown): Promise<{ job: Job; created: false }> {
     if (!(err instanceof AppError) || typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)) throw err;
-    const row = await this.store.byIdempotencyKey(key);
+    const row = await this.store.byIdempotencyKey(principal.sub, key);
     if (!row) throw err;
     return { job: toJob(row), created: false };
   }
@@ -154,13 +170,15 @@ export class JobsService {
     }
   }
 
-  async get(id: string): Promise<Job> {
-    return toJob(await this.row(id));
+  async get(principal: Principal, id: string): Promise<Job> {
+    return toJob(await this.row(principal, id));
   }
 
-  async list(input: ListInput): Promise<{ jobs: Job[]; nextCursor: string | null }> {
+  /** Newest first: an admin's list holds every job, anyone else's only their own. */
+  async list(principal: Principal, input: ListInput): Promise<{ jobs: Job[]; nextCursor: string | null }> {
     const limit = input.limit ?? 20;
     const rows = await this.store.list({
+      scope: scopeOf(principal),
       state: input.state,
       type: input.type,
       limit,
@@ -177,13 +195,14 @@ export class JobsService {
    * event (a worker's later writes are fenced out by the state). Then the job
    * is removed from BullMQ, or the worker running it is told to abort. Were
    * either to fail, the row's state still keeps the job from starting again,
-   * and the worker's heartbeat finds the cancel within seconds.
+   * and the worker's heartbeat finds the cancel within seconds. Someone
+   * else's job is 404, as if it did not exist.
    */
-  async cancel(id: string): Promise<Job> {
+  async cancel(principal: Principal, id: string): Promise<Job> {
     assertUuid(id);
-    const cancelled = await this.store.cancel(id);
+    const cancelled = await this.store.cancel(id, scopeOf(principal));
     if (!cancelled) {
-      const current = await this.row(id);
+      const current = await this.row(principal, id);
       throw new AppError('conflict', `job ${id} is already ${current.state}`);
     }
     const { row, previous } = cancelled;
@@ -198,9 +217,9 @@ export class JobsService {
     return toJob(row);
   }
 
-  private async row(id: string): Promise<JobRow> {
+  private async row(principal: Principal, id: string): Promise<JobRow> {
     assertUuid(id);
-    const row = await this.store.get(id);
+    const row = await this.store.get(id, scopeOf(principal));
     if (!row) throw new AppError('not_found', `job ${id} not found`);
     return row;
   }

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { type AppConfig, InjectConfig } from '../infra/config/app-config.js';
-import { JOB_COLUMNS, RUN_COLUMNS, type Cursor, type JobRow } from './job.js';
+import { JOB_COLUMNS, RUN_COLUMNS, type Cursor, type JobRow, type JobScope } from './job.js';
 import { type EventColumns, eventResultColumns, withEvent } from './job-event-sql.js';
 import { FINAL_STATES, type JobEvent, type JobState, fromStates } from './job-state.js';
 import { deleteInBatches } from '../infra/database/delete-in-batches.js';
@@ -15,15 +15,26 @@ export interface NewJob {
   priority: number;
   delayMs: number;
   idempotencyKey?: string;
+  /** The submitter's `sub` (null in open mode); idempotency keys are unique per owner. */
+  owner: string | null;
   /** How long after run_at the reconciler first checks that BullMQ has the job. */
   checkAfterMs: number;
 }
 
 export interface ListFilter {
+  scope: JobScope;
   state?: JobState;
   type?: string;
   limit: number;
   after?: Cursor;
+}
+
+/** `AND owner = $n` for a scope limited to one owner (`params` gets the value), nothing for `all`. */
+function ownerClause(scope: JobScope, params: unknown[], column = 'owner'): string {
+  if (scope === 'all') return '';
+  params.push(scope.owner);
+  // owner = NULL matches nothing: a caller without a sub reaches no job.
+  return ` AND ${column} = $${params.length}`;
 }
 
 /** A row after a transition, with the event written in the same statement (ev_* null when none). */
@@ -93,15 +104,16 @@ export class JobsStore {
   }
 
   /**
-   * Inserts the job; with a used idempotency key, returns the existing one
-   * instead. A new row comes back without payload (the caller has it).
+   * Inserts the job; with an idempotency key its owner already used,
+   * returns that owner's job instead. A new row comes back without payload
+   * (the caller has it).
    */
   async insert(job: NewJob): Promise<{ row: JobRow; created: boolean }> {
     const row = await this.one(
-      `INSERT INTO jobs (id, type, payload, max_attempts, priority, delay_ms, run_at, check_at, idempotency_key)
+      `INSERT INTO jobs (id, type, payload, max_attempts, priority, delay_ms, run_at, check_at, idempotency_key, owner)
        VALUES ($1, $2, $3::jsonb, $4, $5, $6::bigint, now() + $6::bigint * interval '1 millisecond',
-         now() + ($6::bigint + $8::bigint) * interval '1 millisecond', $7)
-       ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+         now() + ($6::bigint + $8::bigint) * interval '1 millisecond', $7, $9)
+       ON CONFLICT (owner, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
        RETURNING ${RUN_COLUMNS}`,
       [
         job.id,
@@ -112,26 +124,46 @@ export class JobsStore {
         job.delayMs,
         job.idempotencyKey ?? null,
         job.checkAfterMs,
+        job.owner,
       ],
     );
     if (row) return { row, created: true };
-    const existing = job.idempotencyKey ? await this.byIdempotencyKey(job.idempotencyKey) : null;
+    const existing = job.idempotencyKey ? await this.byIdempotencyKey(job.owner, job.idempotencyKey) : null;
     if (!existing) throw new Error('idempotent insert found neither a new nor an existing row');
     return { row: existing, created: false };
   }
 
-  byIdempotencyKey(key: string): Promise<JobRow | null> {
-    return this.one(`SELECT ${JOB_COLUMNS} FROM jobs WHERE idempotency_key = $1`, [key]);
+  /** The owner's job with this key (keys are per owner; null is open mode's owner-less key space). */
+  byIdempotencyKey(owner: string | null, key: string): Promise<JobRow | null> {
+    // Two statements rather than IS NOT DISTINCT FROM, which no index serves.
+    return owner === null
+      ? this.one(`SELECT ${JOB_COLUMNS} FROM jobs WHERE owner IS NULL AND idempotency_key = $1`, [key])
+      : this.one(`SELECT ${JOB_COLUMNS} FROM jobs WHERE owner = $1 AND idempotency_key = $2`, [owner, key]);
   }
 
-  get(id: string): Promise<JobRow | null> {
-    return this.one(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1`, [id]);
+  /** The job, if `scope` reaches it (a job another owner holds reads as missing). */
+  get(id: string, scope: JobScope = 'all'): Promise<JobRow | null> {
+    const params: unknown[] = [id];
+    return this.one(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1${ownerClause(scope, params)}`, params);
   }
 
-  /** Newest first, by the keyset (created_at, id); one more row than `limit` tells whether more follow. */
+  /** Who owns the job (null: open mode's), or undefined when there is no such job. */
+  async ownerOf(id: string): Promise<string | null | undefined> {
+    const row = await this.one<{ owner: string | null }>(`SELECT owner FROM jobs WHERE id = $1`, [id]);
+    return row ? row.owner : undefined;
+  }
+
+  /**
+   * Newest first, by the keyset (created_at, id); one more row than `limit`
+   * tells whether more follow. One owner's list walks (owner, created_at, id).
+   */
   list(filter: ListFilter): Promise<JobRow[]> {
     const where: string[] = [];
     const params: unknown[] = [];
+    if (filter.scope !== 'all') {
+      params.push(filter.scope.owner);
+      where.push(`owner = $${params.length}`);
+    }
     if (filter.state) {
       params.push(filter.state);
       where.push(`state = $${params.length}`);
@@ -259,15 +291,20 @@ export class JobsStore {
    * Cancels a pending job, writing its `cancelled` event in the same
    * statement (so nothing a worker writes later can follow it); also answers
    * the state it left, since a running job's worker must be told. Null when
-   * the job is missing or already final.
+   * the job is missing, out of `scope`, or already final.
    */
-  async cancel(id: string): Promise<{ row: Transitioned; previous: JobState } | null> {
+  async cancel(
+    id: string,
+    scope: JobScope = 'all',
+  ): Promise<{ row: Transitioned; previous: JobState } | null> {
+    const params: unknown[] = [id, fromStates('cancelled')];
+    const owned = ownerClause(scope, params);
     const row = await this.transition(
       `UPDATE jobs SET state = 'cancelled', lease = NULL, lease_expires_at = NULL,
          finished_at = now(), updated_at = now()
-       FROM (SELECT id AS locked_id, state AS previous FROM jobs WHERE id = $1 FOR UPDATE) p
+       FROM (SELECT id AS locked_id, state AS previous FROM jobs WHERE id = $1${owned} FOR UPDATE) p
        WHERE jobs.id = p.locked_id AND p.previous = ANY($2)`,
-      [id, fromStates('cancelled')],
+      params,
       'cancelled',
       `${JOB_COLUMNS}, p.previous`,
     );

@@ -45,3 +45,43 @@ describe('JobEventsInline migration', () => {
     }
   });
 });
+
+describe('JobOwner migration', () => {
+  it('leaves older jobs without owner and their keys in force; down keeps the oldest of a shared key', async () => {
+    const url = await createEmptyDatabase('squall_jobowner');
+    const options = dataSourceOptions({ DATABASE_URL: url, DATABASE_POOL_SIZE: 2 });
+    const index = migrations.findIndex((m) => m.name === 'JobOwner1764210000000');
+    const before = new DataSource({ ...options, migrations: migrations.slice(0, index) });
+    await before.initialize();
+    await before.runMigrations();
+    const insert = (db: DataSource, owner?: string) =>
+      db.query(
+        `INSERT INTO jobs (id, type, payload, max_attempts, run_at, idempotency_key${owner ? ', owner' : ''})
+         VALUES ($1, 'test.sleep', '{}', 1, now(), 'k'${owner ? ', $2' : ''}) ON CONFLICT DO NOTHING RETURNING id`,
+        owner ? [randomUUID(), owner] : [randomUUID()],
+      ) as Promise<{ id: string }[]>;
+    const [old] = await insert(before);
+    await before.destroy();
+
+    const after = new DataSource({ ...options, migrations: migrations.slice(0, index + 1) });
+    await after.initialize();
+    try {
+      await after.runMigrations();
+      expect(await after.query(`SELECT owner FROM jobs WHERE id = $1`, [old.id])).toEqual([{ owner: null }]);
+      // The owner-less key space still holds 'k'; alice and bob each get it once.
+      expect(await insert(after)).toEqual([]);
+      const [alices] = await insert(after, 'alice');
+      expect(await insert(after, 'alice')).toEqual([]);
+      expect(await insert(after, 'bob')).toHaveLength(1);
+
+      await after.undoLastMigration();
+      const keys: { id: string; idempotency_key: string | null }[] = await after.query(
+        `SELECT id, idempotency_key FROM jobs ORDER BY created_at, id`,
+      );
+      expect(keys.filter((k) => k.idempotency_key === 'k').map((k) => k.id)).toEqual([old.id]);
+      expect(keys.find((k) => k.id === alices.id)?.idempotency_key).toBeNull();
+    } finally {
+      await after.destroy();
+    }
+  });
+});

@@ -21,18 +21,19 @@ afterAll(async () => {
   await db?.destroy();
 });
 
-async function newJob(): Promise<string> {
-  const id = randomUUID();
-  await store.insert({
-    id,
+async function newJob(owner: string | null = null, idempotencyKey?: string): Promise<string> {
+  const { row } = await store.insert({
+    id: randomUUID(),
     type: 'test.sleep',
     payload: { ms: 1 },
     maxAttempts: 3,
     priority: 0,
     delayMs: 0,
     checkAfterMs: 1000,
+    owner,
+    idempotencyKey,
   });
-  return id;
+  return row.id;
 }
 
 const count = async (sql: string, params: unknown[]) =>
@@ -132,5 +133,77 @@ describe('JobsStore', () => {
     expect(claimed.map((r) => r.id)).toEqual([due]);
     // Claimed rows are due again later, not at once.
     expect(await store.claimDue(['bench.noop'], 200, 1000, 60_000)).toEqual([]);
+  });
+
+  describe('owners', () => {
+    it('keeps idempotency keys per owner: the same key from two owners makes two jobs', async () => {
+      const [alice, bob] = [`alice-${randomUUID()}`, `bob-${randomUUID()}`];
+      const key = `k-${randomUUID()}`;
+      const a = await newJob(alice, key);
+      const b = await newJob(bob, key);
+      expect(b).not.toBe(a);
+      expect(await newJob(alice, key)).toBe(a);
+      expect(await newJob(bob, key)).toBe(b);
+      // Open mode's owner-less jobs share one key space, as before owners.
+      const open = await newJob(null, key);
+      expect([a, b]).not.toContain(open);
+      expect(await newJob(null, key)).toBe(open);
+      expect((await store.byIdempotencyKey(alice, key))?.id).toBe(a);
+      expect((await store.byIdempotencyKey(null, key))?.id).toBe(open);
+      expect(await store.byIdempotencyKey(`carol-${randomUUID()}`, key)).toBeNull();
+    });
+
+    it("reads and cancels a job only within the caller's scope; an owner-less scope reaches nothing", async () => {
+      const alice = `alice-${randomUUID()}`;
+      const id = await newJob(alice);
+      expect(await store.get(id, { owner: alice })).toMatchObject({ id, owner: alice });
+      expect(await store.get(id, { owner: 'bob' })).toBeNull();
+      expect(await store.get(id, { owner: null })).toBeNull();
+      expect(await store.get(id, 'all')).toMatchObject({ id });
+      expect(await store.ownerOf(id)).toBe(alice);
+      expect(await store.ownerOf(randomUUID())).toBeUndefined();
+      expect(await store.ownerOf(await newJob(null))).toBeNull();
+
+      expect(await store.cancel(id, { owner: 'bob' })).toBeNull();
+      expect((await store.get(id))?.state).toBe('queued');
+      expect(await store.cancel(id, { owner: alice })).toMatchObject({ row: { id, state: 'cancelled' } });
+      // The event carries the owner, as GET does.
+      const [event] = (await db.query(`SELECT data FROM messages WHERE channel = $1`, [`job:${id}`])) as {
+        data: { job: { owner: string } };
+      }[];
+      expect(event.data.job.owner).toBe(alice);
+    });
+
+    it("lists one owner's jobs newest first, page by page, through the (owner, created_at, id) index", async () => {
+      const alice = `alice-${randomUUID()}`;
+      const mine: string[] = [];
+      for (let i = 0; i < 5; i++) mine.unshift(await newJob(alice));
+      await newJob(`bob-${randomUUID()}`);
+      const first = await store.list({ scope: { owner: alice }, limit: 3 });
+      expect(first.map((r) => r.id)).toEqual(mine.slice(0, 4)); // limit + 1 says more follow
+      const last = first[2];
+      const rest = await store.list({
+        scope: { owner: alice },
+        limit: 3,
+        after: { createdUs: last.created_us, id: last.id },
+      });
+      expect(rest.map((r) => r.id)).toEqual(mine.slice(3));
+      expect(await store.list({ scope: { owner: null }, limit: 3 })).toEqual([]);
+
+      await db.query(
+        `INSERT INTO jobs (id, type, payload, max_attempts, run_at, owner)
+         SELECT gen_random_uuid(), 'bench.owned', '{}', 1, now(), 'user-' || (i % 500)
+         FROM generate_series(1, 20000) i`,
+      );
+      await db.query('ANALYZE jobs');
+      const plan = JSON.stringify(
+        await db.query(
+          `EXPLAIN (FORMAT JSON) SELECT id FROM jobs WHERE owner = $1
+           ORDER BY created_at DESC, id DESC LIMIT 21`,
+          ['user-7'],
+        ),
+      );
+      expect(plan).toContain('jobs_owner_created_idx');
+    });
   });
 });

@@ -12,7 +12,12 @@ import type { JobState } from '../job-state.js';
 @Index('jobs_created_idx', ['createdAt', 'id'])
 @Index('jobs_state_created_idx', ['state', 'createdAt', 'id'])
 @Index('jobs_type_created_idx', ['type', 'createdAt', 'id'])
-@Index('jobs_idempotency_key_uq', ['idempotencyKey'], { unique: true, where: 'idempotency_key IS NOT NULL' })
+@Index('jobs_owner_created_idx', ['owner', 'createdAt', 'id'], { where: 'owner IS NOT NULL' })
+// NULLS NOT DISTINCT in the migration (TypeORM cannot say it): open mode's owner-less jobs share one key space.
+@Index('jobs_owner_idempotency_key_uq', ['owner', 'idempotencyKey'], {
+  unique: true,
+  where: 'idempotency_key IS NOT NULL',
+})
 @Index('jobs_check_due_idx', ['checkAt'], { where: "state IN ('queued', 'active')" })
 @Index('jobs_finished_idx', ['finishedAt'], { where: 'finished_at IS NOT NULL' })
 @Check('jobs_state_ck', "state IN ('queued', 'active', 'completed', 'failed', 'cancelled')")
@@ -54,6 +59,10 @@ export class JobEntity {
 
   @Column({ name: 'idempotency_key', type: 'varchar', length: 128, nullable: true })
   idempotencyKey!: string | null;
+
+  /** The token `sub` that submitted the job: only it and admins see the job. Null in open mode. */
+  @Column({ type: 'text', nullable: true })
+  owner!: string | null;
 
   /** The running attempt's token; every write of that attempt is fenced by it. */
   @Column({ type: 'uuid', nullable: true })

@@ -9,6 +9,8 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { CurrentPrincipal } from '../../auth/current-principal.decorator.js';
+import type { Principal } from '../../auth/principal.js';
 import { ApiErrors, IDEMPOTENT_REPLAYED } from '../../docs/openapi.js';
 import { Job as JobDoc, JobList, JobTypes, SubmitJobBody } from '../../docs/openapi-models.js';
 import { RateLimited } from '../../limits/rate-limited.decorator.js';
@@ -19,7 +21,7 @@ import { ListJobsQuery } from './list-jobs.query.js';
 import { idempotencyKeyOf, parseSubmitBody } from './submit-body.js';
 
 @ApiTags('jobs')
-@ApiErrors(503)
+@ApiErrors(401, 503)
 @Controller('v1/jobs')
 export class JobsController {
   constructor(
@@ -47,14 +49,18 @@ export class JobsController {
   @Post()
   @HttpCode(HttpStatus.ACCEPTED)
   @RateLimited('job_submit')
-  async submit(@Body() body: unknown, @Res({ passthrough: true }) res: Response) {
+  async submit(
+    @CurrentPrincipal() principal: Principal,
+    @Body() body: unknown,
+    @Res({ passthrough: true }) res: Response,
+  ) {
     let input: SubmitInput;
     try {
       input = parseSubmitBody(body);
     } catch (err) {
-      return this.answer(res, await this.jobs.replayOr(err, idempotencyKeyOf(body)));
+      return this.answer(res, await this.jobs.replayOr(principal, err, idempotencyKeyOf(body)));
     }
-    return this.answer(res, await this.jobs.submit(input));
+    return this.answer(res, await this.jobs.submit(principal, input));
   }
 
   private answer(res: Response, { job, created }: { job: Job; created: boolean }): Job {
@@ -63,7 +69,11 @@ export class JobsController {
     return job;
   }
 
-  @ApiOperation({ summary: 'List jobs, newest first' })
+  @ApiOperation({
+    summary: 'List jobs, newest first',
+    description:
+      "An admin's list holds every job; anyone else's only the jobs their token's `sub` submitted.",
+  })
   @ApiQuery({
     name: 'state',
     required: false,
@@ -84,8 +94,8 @@ export class JobsController {
   @ApiOkResponse({ type: JobList })
   @ApiErrors(400)
   @Get()
-  list(@Query() q: ListJobsQuery) {
-    return this.jobs.list(q);
+  list(@CurrentPrincipal() principal: Principal, @Query() q: ListJobsQuery) {
+    return this.jobs.list(principal, q);
   }
 
   /** The registered job types and their defaults. */
@@ -104,22 +114,28 @@ export class JobsController {
     };
   }
 
-  @ApiOperation({ summary: 'One job' })
+  @ApiOperation({
+    summary: 'One job',
+    description: "404 unless the token's `sub` submitted it or the token is an admin's.",
+  })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOkResponse({ type: JobDoc })
   @ApiErrors(400, 404)
   @Get(':id')
-  get(@Param('id') id: string) {
-    return this.jobs.get(id);
+  get(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
+    return this.jobs.get(principal, id);
   }
 
-  @ApiOperation({ summary: 'Cancel a queued or active job' })
+  @ApiOperation({
+    summary: 'Cancel a queued or active job',
+    description: "404 unless the token's `sub` submitted it or the token is an admin's.",
+  })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOkResponse({ type: JobDoc, description: 'the job, now cancelled' })
   @ApiErrors(400, 404, 409)
   @Post(':id/cancel')
   @HttpCode(HttpStatus.OK)
-  cancel(@Param('id') id: string) {
-    return this.jobs.cancel(id);
+  cancel(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
+    return this.jobs.cancel(principal, id);
   }
 }

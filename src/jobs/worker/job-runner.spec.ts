@@ -27,6 +27,7 @@ function row(over: Partial<JobRow> = {}): Transitioned {
     priority: 0,
     delay_ms: '0',
     idempotency_key: null,
+    owner: null,
     lease: null,
     lease_expires_at: null,
     run_at: now,

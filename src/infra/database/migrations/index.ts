@@ -3,6 +3,7 @@ import { Jobs1764150000000 } from './1764150000000-Jobs.js';
 import { MessageDataJson1764160000000 } from './1764160000000-MessageDataJson.js';
 import { JobEventsInline1764170000000 } from './1764170000000-JobEventsInline.js';
 import { Namespaces1764200000000 } from './1764200000000-Namespaces.js';
+import { JobOwner1764210000000 } from './1764210000000-JobOwner.js';
 
 /**
  * Every migration, oldest first. Listed by hand rather than globbed so the same
@@ -14,4 +15,5 @@ export const migrations = [
   MessageDataJson1764160000000,
   JobEventsInline1764170000000,
   Namespaces1764200000000,
+  JobOwner1764210000000,
 ];
