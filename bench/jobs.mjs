@@ -9,8 +9,12 @@
  * - bare: BullMQ `Queue.add` from `clients` concurrent loops, one `Worker`
  *   (concurrency 10, as WORKER_CONCURRENCY) whose processor does nothing.
  * - squall: an api and a worker process; `clients` loops POST /v1/jobs
- *   `demo.sleep {ms: 0, steps}` until `jobs` are submitted; done when every
- *   row is completed (read from Postgres every 100 ms).
+ *   `test.sleep {ms: 0, steps}` until `jobs` are submitted; done when every
+ *   row is completed (read from Postgres every 100 ms). `test.sleep` is the
+ *   test suite's job type (src/jobs/testing, built by `npm run build:testing`),
+ *   loaded through TEST_MODULES, so the bench does not depend on the demo.
+ *   TEST_MODULES is ignored in production, so these instances run with
+ *   NODE_ENV=test (JSON logs like production; the board is turned off).
  *
  * Cost per job: Postgres transactions committed on the database
  * (`pg_stat_database.xact_commit`, every statement here runs in its own,
@@ -24,7 +28,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { snapshotDist, startInfra, startSquall } from './lib/stack.mjs';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { DIST, snapshotDist, startInfra, startSquall } from './lib/stack.mjs';
 import { killAllSync } from './lib/procs.mjs';
 
 const arg = (name, dflt) => {
@@ -82,15 +88,27 @@ async function bare(infra) {
   return JOBS / seconds;
 }
 
+/** The compiled test job module in the bench's dist snapshot. */
+const TEST_JOBS = join(DIST, 'jobs', 'testing', 'test-jobs.module.js');
+const JOB = (steps) => JSON.stringify({ type: 'test.sleep', payload: { ms: 0, steps } });
+
 async function squall(infra) {
-  const env = { JOB_RECONCILE_INTERVAL_MS: '5000' };
+  if (!existsSync(TEST_JOBS)) throw new Error(`${TEST_JOBS} missing: run \`npm run build:testing\` first`);
+  const env = {
+    JOB_RECONCILE_INTERVAL_MS: '5000',
+    NODE_ENV: 'test',
+    BULL_BOARD_ENABLED: 'false',
+    TEST_MODULES: TEST_JOBS,
+  };
   const prof = process.env.BENCH_CPU_PROF
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
     : [];
   const api = await startSquall('api', infra, { ...env, ROLE: 'api' }, prof);
   // --submit-only: no worker, to see what the submit path alone sustains.
   const submitOnly = process.argv.includes('--submit-only');
-  const worker = submitOnly ? undefined : await startSquall('worker', infra, { ...env, ROLE: 'worker' });
+  const worker = submitOnly
+    ? undefined
+    : await startSquall('worker', infra, { ...env, ROLE: 'worker' }, prof);
   const db = new pg.Client({ connectionString: infra.databaseUrl });
   await db.connect();
   const redis = new Redis(infra.redisUrl);
@@ -104,7 +122,7 @@ async function squall(infra) {
   await fetch(`${api.url}/v1/jobs`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ type: 'demo.sleep', payload: { ms: 0, steps: STEPS } }),
+    body: JOB(STEPS),
   });
   await sleep(1000);
   const ids = [];
@@ -132,7 +150,7 @@ async function squall(infra) {
     const res = await fetch(`${api.url}/v1/jobs`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ type: 'demo.sleep', payload: { ms: 0, steps: STEPS } }),
+      body: JOB(STEPS),
     });
     if (res.status !== 202) throw new Error(`submit answered ${res.status}`);
     ids.push((await res.json()).id);

@@ -9,11 +9,12 @@ import { JobRegistry } from './job-registry.js';
 import { JobsMetrics } from './jobs.metrics.js';
 import { JobsService } from './jobs.service.js';
 import { JobsStore } from './jobs.store.js';
+import { JobsBatchStore } from './jobs-batch.store.js';
 
 /** What every role needs: the registry, the store, the queues to enqueue into, events, metrics. */
 @Module({
   imports: [DiscoveryModule, ChannelsModule, TypeOrmModule.forFeature([JobEntity])],
-  providers: [JobRegistry, JobsStore, JobQueues, JobEvents, JobsMetrics, JobsService],
-  exports: [JobRegistry, JobsStore, JobQueues, JobEvents, JobsMetrics, JobsService],
+  providers: [JobRegistry, JobsStore, JobsBatchStore, JobQueues, JobEvents, JobsMetrics, JobsService],
+  exports: [JobRegistry, JobsStore, JobsBatchStore, JobQueues, JobEvents, JobsMetrics, JobsService],
 })
 export class JobsCoreModule {}
