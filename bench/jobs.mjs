@@ -28,7 +28,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DIST, snapshotDist, startInfra, startSquall } from './lib/stack.mjs';
 import { killAllSync } from './lib/procs.mjs';
@@ -49,6 +49,34 @@ async function redisCalls(redis) {
   for (const m of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
     if (m[1] !== 'info') calls.set(m[1], Number(m[2]));
   return calls;
+}
+
+/** CPU seconds (user + system) of these processes and, with `children`, of their children (Postgres backends). */
+function cpuSeconds(pids, { children = false } = {}) {
+  const all = new Set(pids.filter(Boolean));
+  if (children) {
+    for (const dir of readdirSync('/proc')) {
+      if (!/^\d+$/.test(dir)) continue;
+      try {
+        const stat = readFileSync(`/proc/${dir}/stat`, 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        if (all.has(ppid)) all.add(Number(dir));
+      } catch {
+        /* gone */
+      }
+    }
+  }
+  let ticks = 0;
+  for (const pid of all) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]); // utime, stime
+    } catch {
+      /* gone */
+    }
+  }
+  return ticks / 100; // USER_HZ
 }
 
 const total = (calls) => [...calls.values()].reduce((a, b) => a + b, 0);
@@ -79,13 +107,21 @@ async function bare(infra) {
   });
   worker.on('completed', () => ++done === JOBS && resolveAll());
   void connection;
+  const redisCpu0 = cpuSeconds([infra.redisPid?.()]);
+  const cpu0 = process.cpuUsage();
   const started = performance.now();
   await loops(JOBS, (i) => queue.add('noop', { i }, { removeOnComplete: { count: 1000 } }));
   await all;
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const redisCpu = cpuSeconds([infra.redisPid?.()]) - redisCpu0;
   await worker.close();
   await queue.close();
-  return JOBS / seconds;
+  // This process is both the producer and the worker.
+  return {
+    rate: JOBS / seconds,
+    cpuMsPerJob: { node: (cpu.user + cpu.system) / 1000 / JOBS, redis: (redisCpu * 1000) / JOBS },
+  };
 }
 
 /** The compiled test job module in the bench's dist snapshot. */
@@ -145,6 +181,13 @@ async function squall(infra) {
     if (source !== 'lua') clientCommands++;
   });
   let polls = 0;
+  const cpuOf = () => ({
+    api: cpuSeconds([api.pid]),
+    worker: cpuSeconds([worker?.pid]),
+    postgres: cpuSeconds([infra.postgresPid?.()], { children: true }),
+    redis: cpuSeconds([infra.redisPid?.()]),
+  });
+  const c0 = cpuOf();
   const started = performance.now();
   await loops(JOBS, async () => {
     const res = await fetch(`${api.url}/v1/jobs`, {
@@ -167,6 +210,10 @@ async function squall(infra) {
     await sleep(100);
   }
   const seconds = (performance.now() - started) / 1000;
+  const c1 = cpuOf();
+  const cpuMsPerJob = Object.fromEntries(
+    Object.keys(c1).map((k) => [k, Number((((c1[k] - c0[k]) * 1000) / JOBS).toFixed(3))]),
+  );
   const statements = (await xacts()) - x0 - polls - 1;
   const u1 = await updates();
   const r1 = await redisCalls(redis);
@@ -182,6 +229,7 @@ async function squall(infra) {
   redis.disconnect();
   await Promise.all([api.stop(), worker?.stop()]);
   return {
+    cpuMsPerJob,
     clientCommands: monitor ? clientCommands / JOBS : undefined,
     jobUpdates: (u1.upd - u0.upd) / JOBS,
     hotShare: (u1.hot - u0.hot) / Math.max(1, u1.upd - u0.upd),
@@ -203,10 +251,22 @@ async function main() {
       jobs: JOBS,
       clients: CLIENTS,
       steps: STEPS,
-      bareJobsPerSec: Math.round(b),
+      loadAvg: (await import('node:os')).loadavg().map((x) => Number(x.toFixed(2))),
+      bareJobsPerSec: Math.round(b.rate),
       squallJobsPerSec: Math.round(s.rate),
       squallSubmitsPerSec: Math.round(s.submitRate),
-      ratio: Number((s.rate / b).toFixed(3)),
+      ratio: Number((s.rate / b.rate).toFixed(3)),
+      // CPU per job is steadier than rates on a shared machine: the ratio of totals says the same thing.
+      bareCpuMsPerJob: Object.fromEntries(
+        Object.entries(b.cpuMsPerJob).map(([k, v]) => [k, Number(v.toFixed(3))]),
+      ),
+      squallCpuMsPerJob: s.cpuMsPerJob,
+      cpuRatio: Number(
+        (
+          (b.cpuMsPerJob.node + b.cpuMsPerJob.redis) /
+          Object.values(s.cpuMsPerJob).reduce((a, v) => a + v, 0)
+        ).toFixed(3),
+      ),
       pgStatementsPerJob: Number(s.statements.toFixed(2)),
       jobRowUpdatesPerJob: Number(s.jobUpdates.toFixed(2)),
       hotUpdateShare: Number(s.hotShare.toFixed(2)),
