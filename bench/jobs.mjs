@@ -146,6 +146,7 @@ async function squall(infra) {
     ? undefined
     : await startSquall('worker', infra, { ...env, ROLE: 'worker' }, prof);
   const db = new pg.Client({ connectionString: infra.databaseUrl });
+  db.on('error', (err) => log(`bench's Postgres client: ${err.message}`)); // Postgres stopping at the end
   await db.connect();
   const redis = new Redis(infra.redisUrl);
   const dbName = new URL(infra.databaseUrl).pathname.slice(1);
@@ -195,7 +196,8 @@ async function squall(infra) {
       headers: { 'content-type': 'application/json' },
       body: JOB(STEPS),
     });
-    if (res.status !== 202) throw new Error(`submit answered ${res.status}`);
+    if (res.status !== 202)
+      throw new Error(`submit answered ${res.status}: ${await res.text()}\n${api.output().slice(-3000)}`);
     ids.push((await res.json()).id);
   });
   const submitSeconds = (performance.now() - started) / 1000;
