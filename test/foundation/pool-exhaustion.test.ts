@@ -32,7 +32,9 @@ describe('Postgres pool exhaustion', () => {
     app = await startInstance({ ...env, ROLE: 'api', DATABASE_POOL_SIZE: '2' });
     const channel = uniqueChannel('pool');
     expect((await get(app.url, `/v1/channels/${channel}/messages`)).status).toBe(200);
-    expect(await sample('squall_postgres_pool_wait_seconds_count', { outcome: 'acquired' })).toBeGreaterThan(0);
+    expect(await sample('squall_postgres_pool_wait_seconds_count', { outcome: 'acquired' })).toBeGreaterThan(
+      0,
+    );
 
     locker = new pg.Client({ connectionString: env.DATABASE_URL });
     await locker.connect();
