@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import { AppError } from '../infra/errors/app-error.js';
 import { Batcher } from '../lib/batcher.js';
 import { type JobRow, RUN_COLUMNS } from './job.js';
 import { eventResultColumns, withEvent } from './job-event-sql.js';
@@ -11,6 +12,8 @@ import { JobsStore, type NewJob, type Transitioned } from './jobs.store.js';
 const IN_FLIGHT = 2;
 /** Most transitions in one statement. */
 const MAX_ITEMS = 128;
+/** Most submits waiting for their INSERT (a worker's transitions are bounded by its concurrency). */
+const MAX_QUEUED_INSERTS = 5000;
 
 interface Item {
   id: string;
@@ -90,6 +93,11 @@ export class JobsBatchStore {
     this.inserts = new Batcher((jobs) => this.insertMany(jobs), {
       maxInFlight: IN_FLIGHT,
       maxItems: MAX_ITEMS,
+      // Submits arrive from clients, unbounded: past this many waiting (a
+      // slow Postgres), a submit is answered 503 at once instead of queued.
+      maxQueued: MAX_QUEUED_INSERTS,
+      queueFull: () =>
+        new AppError('unavailable', 'too many submits waiting for the database; retry shortly', 1),
     });
   }
 
