@@ -9,8 +9,12 @@
  * - bare: BullMQ `Queue.add` from `clients` concurrent loops, one `Worker`
  *   (concurrency 10, as WORKER_CONCURRENCY) whose processor does nothing.
  * - squall: an api and a worker process; `clients` loops POST /v1/jobs
- *   `demo.sleep {ms: 0, steps}` until `jobs` are submitted; done when every
- *   row is completed (read from Postgres every 100 ms).
+ *   `test.sleep {ms: 0, steps}` until `jobs` are submitted; done when every
+ *   row is completed (read from Postgres every 100 ms). `test.sleep` is the
+ *   test suite's job type (src/jobs/testing, built by `npm run build:testing`),
+ *   loaded through TEST_MODULES, so the bench does not depend on the demo.
+ *   TEST_MODULES is ignored in production, so these instances run with
+ *   NODE_ENV=test (JSON logs like production; the board is turned off).
  *
  * Cost per job: Postgres transactions committed on the database
  * (`pg_stat_database.xact_commit`, every statement here runs in its own,
@@ -24,7 +28,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { snapshotDist, startInfra, startSquall } from './lib/stack.mjs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { DIST, snapshotDist, startInfra, startSquall } from './lib/stack.mjs';
 import { killAllSync } from './lib/procs.mjs';
 
 const arg = (name, dflt) => {
@@ -43,6 +49,34 @@ async function redisCalls(redis) {
   for (const m of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
     if (m[1] !== 'info') calls.set(m[1], Number(m[2]));
   return calls;
+}
+
+/** CPU seconds (user + system) of these processes and, with `children`, of their children (Postgres backends). */
+function cpuSeconds(pids, { children = false } = {}) {
+  const all = new Set(pids.filter(Boolean));
+  if (children) {
+    for (const dir of readdirSync('/proc')) {
+      if (!/^\d+$/.test(dir)) continue;
+      try {
+        const stat = readFileSync(`/proc/${dir}/stat`, 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        if (all.has(ppid)) all.add(Number(dir));
+      } catch {
+        /* gone */
+      }
+    }
+  }
+  let ticks = 0;
+  for (const pid of all) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]); // utime, stime
+    } catch {
+      /* gone */
+    }
+  }
+  return ticks / 100; // USER_HZ
 }
 
 const total = (calls) => [...calls.values()].reduce((a, b) => a + b, 0);
@@ -73,25 +107,46 @@ async function bare(infra) {
   });
   worker.on('completed', () => ++done === JOBS && resolveAll());
   void connection;
+  const redisCpu0 = cpuSeconds([infra.redisPid?.()]);
+  const cpu0 = process.cpuUsage();
   const started = performance.now();
   await loops(JOBS, (i) => queue.add('noop', { i }, { removeOnComplete: { count: 1000 } }));
   await all;
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const redisCpu = cpuSeconds([infra.redisPid?.()]) - redisCpu0;
   await worker.close();
   await queue.close();
-  return JOBS / seconds;
+  // This process is both the producer and the worker.
+  return {
+    rate: JOBS / seconds,
+    cpuMsPerJob: { node: (cpu.user + cpu.system) / 1000 / JOBS, redis: (redisCpu * 1000) / JOBS },
+  };
 }
 
+/** The compiled test job module in the bench's dist snapshot. */
+const TEST_JOBS = join(DIST, 'jobs', 'testing', 'test-jobs.module.js');
+const JOB = (steps) => JSON.stringify({ type: 'test.sleep', payload: { ms: 0, steps } });
+
 async function squall(infra) {
-  const env = { JOB_RECONCILE_INTERVAL_MS: '5000' };
+  if (!existsSync(TEST_JOBS)) throw new Error(`${TEST_JOBS} missing: run \`npm run build:testing\` first`);
+  const env = {
+    JOB_RECONCILE_INTERVAL_MS: '5000',
+    NODE_ENV: 'test',
+    BULL_BOARD_ENABLED: 'false',
+    TEST_MODULES: TEST_JOBS,
+  };
   const prof = process.env.BENCH_CPU_PROF
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
     : [];
   const api = await startSquall('api', infra, { ...env, ROLE: 'api' }, prof);
   // --submit-only: no worker, to see what the submit path alone sustains.
   const submitOnly = process.argv.includes('--submit-only');
-  const worker = submitOnly ? undefined : await startSquall('worker', infra, { ...env, ROLE: 'worker' });
+  const worker = submitOnly
+    ? undefined
+    : await startSquall('worker', infra, { ...env, ROLE: 'worker' }, prof);
   const db = new pg.Client({ connectionString: infra.databaseUrl });
+  db.on('error', (err) => log(`bench's Postgres client: ${err.message}`)); // Postgres stopping at the end
   await db.connect();
   const redis = new Redis(infra.redisUrl);
   const dbName = new URL(infra.databaseUrl).pathname.slice(1);
@@ -104,7 +159,7 @@ async function squall(infra) {
   await fetch(`${api.url}/v1/jobs`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ type: 'demo.sleep', payload: { ms: 0, steps: STEPS } }),
+    body: JOB(STEPS),
   });
   await sleep(1000);
   const ids = [];
@@ -127,14 +182,22 @@ async function squall(infra) {
     if (source !== 'lua') clientCommands++;
   });
   let polls = 0;
+  const cpuOf = () => ({
+    api: cpuSeconds([api.pid]),
+    worker: cpuSeconds([worker?.pid]),
+    postgres: cpuSeconds([infra.postgresPid?.()], { children: true }),
+    redis: cpuSeconds([infra.redisPid?.()]),
+  });
+  const c0 = cpuOf();
   const started = performance.now();
   await loops(JOBS, async () => {
     const res = await fetch(`${api.url}/v1/jobs`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ type: 'demo.sleep', payload: { ms: 0, steps: STEPS } }),
+      body: JOB(STEPS),
     });
-    if (res.status !== 202) throw new Error(`submit answered ${res.status}`);
+    if (res.status !== 202)
+      throw new Error(`submit answered ${res.status}: ${await res.text()}\n${api.output().slice(-3000)}`);
     ids.push((await res.json()).id);
   });
   const submitSeconds = (performance.now() - started) / 1000;
@@ -149,6 +212,10 @@ async function squall(infra) {
     await sleep(100);
   }
   const seconds = (performance.now() - started) / 1000;
+  const c1 = cpuOf();
+  const cpuMsPerJob = Object.fromEntries(
+    Object.keys(c1).map((k) => [k, Number((((c1[k] - c0[k]) * 1000) / JOBS).toFixed(3))]),
+  );
   const statements = (await xacts()) - x0 - polls - 1;
   const u1 = await updates();
   const r1 = await redisCalls(redis);
@@ -164,6 +231,7 @@ async function squall(infra) {
   redis.disconnect();
   await Promise.all([api.stop(), worker?.stop()]);
   return {
+    cpuMsPerJob,
     clientCommands: monitor ? clientCommands / JOBS : undefined,
     jobUpdates: (u1.upd - u0.upd) / JOBS,
     hotShare: (u1.hot - u0.hot) / Math.max(1, u1.upd - u0.upd),
@@ -185,10 +253,22 @@ async function main() {
       jobs: JOBS,
       clients: CLIENTS,
       steps: STEPS,
-      bareJobsPerSec: Math.round(b),
+      loadAvg: (await import('node:os')).loadavg().map((x) => Number(x.toFixed(2))),
+      bareJobsPerSec: Math.round(b.rate),
       squallJobsPerSec: Math.round(s.rate),
       squallSubmitsPerSec: Math.round(s.submitRate),
-      ratio: Number((s.rate / b).toFixed(3)),
+      ratio: Number((s.rate / b.rate).toFixed(3)),
+      // CPU per job is steadier than rates on a shared machine: the ratio of totals says the same thing.
+      bareCpuMsPerJob: Object.fromEntries(
+        Object.entries(b.cpuMsPerJob).map(([k, v]) => [k, Number(v.toFixed(3))]),
+      ),
+      squallCpuMsPerJob: s.cpuMsPerJob,
+      cpuRatio: Number(
+        (
+          (b.cpuMsPerJob.node + b.cpuMsPerJob.redis) /
+          Object.values(s.cpuMsPerJob).reduce((a, v) => a + v, 0)
+        ).toFixed(3),
+      ),
       pgStatementsPerJob: Number(s.statements.toFixed(2)),
       jobRowUpdatesPerJob: Number(s.jobUpdates.toFixed(2)),
       hotUpdateShare: Number(s.hotShare.toFixed(2)),

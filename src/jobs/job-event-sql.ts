@@ -50,12 +50,13 @@ export interface EventColumns {
  * Wraps `update` (an UPDATE whose RETURNING includes RUN_COLUMNS and
  * {@link eventResultColumns}) so the same statement writes the event.
  * `eventParam` is a placeholder such as `$5` (or an expression of `t`). One
- * event per updated row.
+ * event per updated row: an UPDATE of many rows (jobs-batch.store.ts) writes
+ * each row's event on its own channel, the channel rows locked in name order.
  */
 export function withEvent(update: string, eventParam: string): string {
   return `WITH t AS (${update}),
     ch AS (
-      INSERT INTO channels AS c (name, last_seq) SELECT 'job:' || t.id, 1 FROM t
+      INSERT INTO channels AS c (name, last_seq) SELECT 'job:' || t.id, 1 FROM t ORDER BY 1
       ON CONFLICT (name) DO UPDATE SET last_seq = c.last_seq + 1
       RETURNING c.name, c.last_seq
     ),
@@ -66,5 +67,5 @@ export function withEvent(update: string, eventParam: string): string {
       RETURNING channel AS ev_channel, seq::text AS ev_seq, id::text AS ev_id, data::text AS ev_data,
         ${iso('published_at')} AS ev_published_at
     )
-    SELECT t.*, m.* FROM t LEFT JOIN m ON true`;
+    SELECT t.*, m.* FROM t LEFT JOIN m ON m.ev_channel = 'job:' || t.id`;
 }

@@ -6,6 +6,20 @@ import { RedisService } from '../infra/redis/redis.service.js';
 import type { JobRow } from './job.js';
 import { JobRegistry, type RegisteredHandler } from './job-registry.js';
 import { TimeoutError, withTimeout } from '../lib/timeout.js';
+import { Batcher } from '../lib/batcher.js';
+
+/** A BullMQ add waiting for its batch. */
+interface Add {
+  name: string;
+  data: unknown;
+  opts: JobsOptions;
+}
+
+const settle = <T>(promise: Promise<T>): Promise<PromiseSettledResult<T>> =>
+  promise.then(
+    (value) => ({ status: 'fulfilled', value }),
+    (reason: unknown) => ({ status: 'rejected', reason }),
+  );
 
 export { TimeoutError, withTimeout };
 
@@ -40,6 +54,8 @@ class OptionsCheck extends Job {
 export class JobQueues implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(JobQueues.name);
   private readonly queues = new Map<string, Queue>();
+  /** Concurrent adds to one queue go to Redis together: one pipelined round trip (Queue.addBulk). */
+  private readonly adders = new Map<string, Batcher<Add, void>>();
   readonly connection: Redis;
   /** Redis pub/sub channel on which cancelled job ids are announced to workers. */
   readonly cancelChannel: string;
@@ -109,10 +125,42 @@ export class JobQueues implements OnModuleInit, OnApplicationShutdown {
       throw new EnqueueRejectedError(`BullMQ refuses the job: ${(err as Error).message}`);
     }
     await withTimeout(
-      queue.add(row.type, data, opts),
+      this.adder(queue).submit({ name: row.type, data, opts }),
       this.config.JOB_ENQUEUE_TIMEOUT_MS,
       `enqueue of job ${row.id}`,
     );
+  }
+
+  /**
+   * The group commit of one queue's adds: alone, a job is added as usual;
+   * while adds are in flight, those arriving meanwhile go together in one
+   * `addBulk` (each job its own script call, pipelined). Should the bulk fail,
+   * its jobs are added again one by one (an add under an existing id is a
+   * no-op), so each caller learns its own outcome.
+   */
+  private adder(queue: Queue): Batcher<Add, void> {
+    let adder = this.adders.get(queue.name);
+    if (!adder) {
+      const one = async (a: Add) => void (await queue.add(a.name, a.data, a.opts));
+      adder = new Batcher<Add, void>(
+        async (adds) => {
+          if (adds.length > 1) {
+            try {
+              await queue.addBulk(adds);
+              return adds.map(() => ({ status: 'fulfilled', value: undefined }));
+            } catch {
+              // Redo below, one by one.
+            }
+          }
+          return Promise.all(adds.map((a) => settle(one(a))));
+        },
+        // A Redis that hangs must not queue adds without bound: past this, the
+        // add fails at once and the reconciler enqueues the job later.
+        { maxInFlight: 2, maxItems: 200, maxQueued: 10_000 },
+      );
+      this.adders.set(queue.name, adder);
+    }
+    return adder;
   }
 
   /** Removes a waiting or delayed job; false when it is locked (running) or Redis did not answer. */

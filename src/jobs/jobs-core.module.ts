@@ -10,6 +10,7 @@ import { JobRegistry } from './job-registry.js';
 import { JobsMetrics } from './jobs.metrics.js';
 import { JobsService } from './jobs.service.js';
 import { JobsStore } from './jobs.store.js';
+import { JobsBatchStore } from './jobs-batch.store.js';
 
 /**
  * What every role needs: the registry, the store, the queues to enqueue into,
@@ -18,7 +19,16 @@ import { JobsStore } from './jobs.store.js';
  */
 @Module({
   imports: [DiscoveryModule, ChannelsModule, TypeOrmModule.forFeature([JobEntity])],
-  providers: [JobRegistry, JobsStore, JobQueues, JobEvents, JobOwners, JobsMetrics, JobsService],
-  exports: [JobRegistry, JobsStore, JobQueues, JobEvents, JobsMetrics, JobsService],
+  providers: [
+    JobRegistry,
+    JobsStore,
+    JobsBatchStore,
+    JobQueues,
+    JobEvents,
+    JobOwners,
+    JobsMetrics,
+    JobsService,
+  ],
+  exports: [JobRegistry, JobsStore, JobsBatchStore, JobQueues, JobEvents, JobsMetrics, JobsService],
 })
 export class JobsCoreModule {}

@@ -14,6 +14,7 @@ import { MAX_ATTEMPTS, JobRegistry, type RegisteredHandler } from './job-registr
 import type { JobState } from './job-state.js';
 import { JobsMetrics } from './jobs.metrics.js';
 import { JobsStore } from './jobs.store.js';
+import { JobsBatchStore } from './jobs-batch.store.js';
 import { IDEMPOTENCY_KEY, parseIdempotencyKey } from '../infra/http/idempotency-key.js';
 
 export const MAX_DELAY_MS = 365 * 24 * 3600 * 1000;
@@ -58,6 +59,8 @@ export class JobsService {
 
   constructor(
     private readonly store: JobsStore,
+    /** Inserts group-committed across concurrent submits (the hot path). */
+    private readonly batched: JobsBatchStore,
     private readonly registry: JobRegistry,
     private readonly queues: JobQueues,
     private readonly events: JobEvents,
@@ -84,7 +87,7 @@ export class JobsService {
     const { handler, payload } = checked;
     let inserted: { row: JobRow; created: boolean };
     try {
-      inserted = await this.store.insert({
+      inserted = await this.batched.insert({
         id: randomUUID(),
         type: handler.name,
         payload,

@@ -77,6 +77,8 @@ function setup(run: (payload: unknown, ctx: JobContext) => Promise<unknown>) {
   } as unknown as RegisteredHandler;
   const deps = {
     store,
+    // The batched forms answer exactly as the one-row ones: the same script serves both.
+    batched: store,
     // publish and announcePending: the runner's event API before events moved into the transitions' statements.
     events: { announce: () => undefined, publish: async () => true, announcePending: async () => undefined },
     metrics: { attempt: () => undefined, outcomes: { inc: () => undefined } },

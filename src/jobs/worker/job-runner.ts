@@ -16,6 +16,7 @@ import type { RegisteredHandler } from '../job-registry.js';
 import { isFinal } from '../job-state.js';
 import type { AttemptOutcome, JobsMetrics } from '../jobs.metrics.js';
 import type { JobsStore, Transitioned } from '../jobs.store.js';
+import type { JobsBatchStore } from '../jobs-batch.store.js';
 import { validatePayload } from '../payload.js';
 import { ProgressWriter } from './progress-writer.js';
 import { backoffMs, sleep } from '../../lib/backoff.js';
@@ -44,6 +45,8 @@ export interface Run {
 
 export interface RunnerDeps {
   store: JobsStore;
+  /** The hot transitions (activate, progress, complete), group-committed across this process's attempts. */
+  batched: Pick<JobsBatchStore, 'activate' | 'progress' | 'complete'>;
   events: JobEvents;
   metrics: JobsMetrics;
   maxResultBytes: number;
@@ -115,7 +118,7 @@ export class JobRunner {
       throw new WaitingError();
     }
     const lease = randomUUID();
-    const activated = await withDbRetry(() => this.deps.store.activate(id, lease, this.deps.leaseMs));
+    const activated = await withDbRetry(() => this.deps.batched.activate(id, lease, this.deps.leaseMs));
     let row: JobRow;
     try {
       row = activated ?? (await this.notActivated(id, lease, job, token));
@@ -140,8 +143,12 @@ export class JobRunner {
     this.deps.track(run);
     const outcome = (o: AttemptOutcome) =>
       this.deps.metrics.attempt(row.type, o, (performance.now() - started) / 1000);
-    const progress = new ProgressWriter(id, lease, this.deps, this.logger, () =>
-      run.abort('lost', 'the job is no longer held by this attempt'),
+    const progress = new ProgressWriter(
+      id,
+      lease,
+      { store: this.deps.batched, events: this.deps.events },
+      this.logger,
+      () => run.abort('lost', 'the job is no longer held by this attempt'),
     );
     try {
       const ctx: JobContext = {
@@ -232,7 +239,7 @@ export class JobRunner {
     }
     let done: Transitioned | null;
     try {
-      done = await withDbRetry(() => this.deps.store.complete(row.id, lease, json));
+      done = await withDbRetry(() => this.deps.batched.complete(row.id, lease, json));
     } catch (err) {
       // e.g. "\u0000" in a string: Postgres refuses it in jsonb.
       if (!isInvalidDataError(err)) throw err;

@@ -8,6 +8,7 @@ import { JobQueues, withTimeout } from '../job-queues.js';
 import { JobRegistry } from '../job-registry.js';
 import { JobsMetrics } from '../jobs.metrics.js';
 import { JobsStore } from '../jobs.store.js';
+import { JobsBatchStore } from '../jobs-batch.store.js';
 import { JobRunner, type Run } from './job-runner.js';
 
 /**
@@ -54,6 +55,7 @@ export class JobsWorkerService implements OnApplicationBootstrap, BeforeApplicat
   constructor(
     private readonly registry: JobRegistry,
     private readonly store: JobsStore,
+    private readonly batched: JobsBatchStore,
     private readonly events: JobEvents,
     private readonly metrics: JobsMetrics,
     private readonly queues: JobQueues,
@@ -66,6 +68,7 @@ export class JobsWorkerService implements OnApplicationBootstrap, BeforeApplicat
     for (const handler of this.registry.all()) {
       const runner = new JobRunner(handler, {
         store: this.store,
+        batched: this.batched,
         events: this.events,
         metrics: this.metrics,
         maxResultBytes: this.config.MAX_MESSAGE_BYTES,
