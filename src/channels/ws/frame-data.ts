@@ -27,3 +27,17 @@ export function parseUnsubscribe(data: Record<string, unknown>): { channel: stri
 export function parsePublish(data: Record<string, unknown>): PublishBody & { channel: string } {
   return { channel: channelOf(data), ...parsePublishBody(data) };
 }
+
+/** A JWT is a few hundred bytes to a few KiB; anything longer is not one. */
+export const MAX_TOKEN_CHARS = 8192;
+
+export function parseRefresh(data: Record<string, unknown>): { token: string } {
+  const { token } = data;
+  if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_CHARS) {
+    throw new AppError(
+      'bad_request',
+      `token must be a non-empty string of at most ${MAX_TOKEN_CHARS} characters`,
+    );
+  }
+  return { token };
+}
