@@ -93,14 +93,14 @@ describe('WebSocket connect: the token is checked on the HTTP upgrade', () => {
     expect(await refusedUpgrade(a.wsUrl, { headers: { authorization: 'Basic YTpi' } })).toEqual(unauthorized);
   });
 
-  it('a token given twice is a 400, not a guess', async () => {
-    const jwt = await token({ sub: 'alice' });
+  it('a token given twice is a 401, not a guess', async () => {
+    const jwt = await token({ sub: 'alice', admin: true });
     expect(await refusedUpgrade(`${withToken(a, jwt)}&token=${jwt}`)).toEqual({
-      status: 400,
+      status: 401,
       body: {
-        statusCode: 400,
-        error: 'Bad Request',
-        message: 'query parameter token is given more than once',
+        statusCode: 401,
+        error: 'Unauthorized',
+        message: 'the token query parameter is given more than once',
       },
     });
   });

@@ -1,3 +1,4 @@
+import { MAX_TOKEN_CHARS } from '../../auth/request-token.js';
 import { AppError } from '../../infra/errors/app-error.js';
 import { assertChannelName } from '../channel-name.js';
 import { parsePublishBody, type PublishBody } from '../dto/parse-publish-body.js';
@@ -27,9 +28,6 @@ export function parseUnsubscribe(data: Record<string, unknown>): { channel: stri
 export function parsePublish(data: Record<string, unknown>): PublishBody & { channel: string } {
   return { channel: channelOf(data), ...parsePublishBody(data) };
 }
-
-/** A JWT is a few hundred bytes to a few KiB; anything longer is not one. */
-export const MAX_TOKEN_CHARS = 8192;
 
 export function parseRefresh(data: Record<string, unknown>): { token: string } {
   const { token } = data;

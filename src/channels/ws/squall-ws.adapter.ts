@@ -6,12 +6,13 @@ import type { MessageMappingProperties } from '@nestjs/websockets';
 import { type Observable, isObservable, lastValueFrom } from 'rxjs';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { AuthService } from '../../auth/auth.service.js';
+import { readToken } from '../../auth/request-token.js';
 import { rawHttpError } from '../../infra/http/raw-http-error.js';
 import type { AppConfig } from '../../infra/config/config.schema.js';
 import { FrameQueue } from './frame-queue.js';
 import { connIdOf } from './ws-connection.js';
 import { type ClientFrame, FrameError, errorFrame, frameRefs, parseFrame } from './frames.js';
-import { originCheck, upgradePrincipals, upgradeRefusal, upgradeToken } from './upgrade-auth.js';
+import { originCheck, upgradePrincipals, upgradeRefusal } from './upgrade-auth.js';
 
 const OPEN = 1;
 type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -86,7 +87,7 @@ export class SquallWsAdapter extends WsAdapter {
         socket.end(rawHttpError(404, 'Not Found', `no WebSocket endpoint at ${path}`));
         return;
       }
-      void this.admit(req, url).then((refusal) => {
+      void this.admit(req).then((refusal) => {
         // The client may have gone while its token was checked.
         if (socket.destroyed) return;
         if (refusal) {
@@ -105,7 +106,6 @@ export class SquallWsAdapter extends WsAdapter {
    */
   private async admit(
     req: IncomingMessage,
-    url: URL,
   ): Promise<{ status: number; reason: string; message: string } | undefined> {
     const origin = req.headers.origin;
     if (!this.originAllowed(origin)) {
@@ -113,7 +113,7 @@ export class SquallWsAdapter extends WsAdapter {
     }
     try {
       this.auth ??= this.app.get(AuthService);
-      upgradePrincipals.set(req, await this.auth.authenticate(upgradeToken(req, url)));
+      upgradePrincipals.set(req, await this.auth.authenticate(readToken(req)));
       return undefined;
     } catch (err) {
       const refusal = upgradeRefusal(err);

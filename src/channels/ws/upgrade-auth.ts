@@ -10,28 +10,6 @@ import { AppError, HTTP_STATUS } from '../../infra/errors/app-error.js';
  */
 export const upgradePrincipals = new WeakMap<IncomingMessage, Principal>();
 
-const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
-
-/**
- * The token of an upgrade request: `?token=` (browsers cannot set headers on
- * a WebSocket) or `Authorization: Bearer` (other clients). Undefined when
- * neither is given; a malformed or repeated one is a 400 or a 401, never ignored.
- */
-export function upgradeToken(req: IncomingMessage, url: URL): string | undefined {
-  const fromQuery = url.searchParams.getAll('token');
-  if (fromQuery.length > 1)
-    throw new AppError('bad_request', 'query parameter token is given more than once');
-  const header = req.headers.authorization;
-  if (fromQuery.length === 1 && header !== undefined) {
-    throw new AppError('bad_request', 'give the token either as ?token= or as Authorization, not both');
-  }
-  if (fromQuery.length === 1) return fromQuery[0];
-  if (header === undefined) return undefined;
-  const match = BEARER.exec(header);
-  if (!match) throw new AppError('unauthorized', 'Authorization must be "Bearer <token>"');
-  return match[1];
-}
-
 /**
  * WS_ALLOWED_ORIGINS as a check. A browser always sends Origin with a
  * WebSocket upgrade and a page cannot forge it, so refusing foreign origins
