@@ -141,7 +141,7 @@ export class SquallWsAdapter extends WsAdapter {
     _transform: (data: unknown) => Observable<unknown>,
   ): void {
     // Nest builds `handlers` per connection (callbacks bound to it); a
-    // linear find over the four events costs less than a Map per connection.
+    // linear find over the five events costs less than a Map per connection.
     const queue = new FrameQueue(client, (frame) => this.serve(client, frame, handlers));
     client.on('message', (data: Buffer) => queue.push(data));
     client.once('close', () => queue.close());
