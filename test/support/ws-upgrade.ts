@@ -10,7 +10,7 @@ import WebSocket from 'ws';
 export function refusedUpgrade(
   url: string,
   options: WebSocket.ClientOptions = {},
-): Promise<{ status: number; body: unknown }> {
+): Promise<{ status: number; body: unknown; headers: IncomingMessage['headers'] }> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, options);
     ws.on('open', () => {
@@ -29,7 +29,7 @@ export function refusedUpgrade(
         } catch {
           /* not JSON: the assertion on body shows it */
         }
-        resolve({ status: res.statusCode ?? 0, body });
+        resolve({ status: res.statusCode ?? 0, body, headers: res.headers });
       });
     });
     ws.on('error', (err) => reject(err));

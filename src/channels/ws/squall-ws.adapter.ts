@@ -91,7 +91,10 @@ export class SquallWsAdapter extends WsAdapter {
         // The client may have gone while its token was checked.
         if (socket.destroyed) return;
         if (refusal) {
-          socket.end(rawHttpError(refusal.status, refusal.reason, refusal.message));
+          // As on HTTP: a 401 names the scheme it wants.
+          const headers: Record<string, string> =
+            refusal.status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {};
+          socket.end(rawHttpError(refusal.status, refusal.reason, refusal.message, headers));
           return;
         }
         for (const listener of listeners) listener.call(server, req, socket, head);
