@@ -74,6 +74,35 @@ describe('@squall/client token option', () => {
     expect(errors).toEqual([]);
   });
 
+  it('a refresh that narrows the claims ends the subscriptions it no longer allows with a forbidden error', async () => {
+    const chat = `chat:${uniqueChannel('sdk-narrow')}`;
+    const news = `news:${uniqueChannel('sdk-narrow')}`;
+    let calls = 0;
+    const token = async () =>
+      ++calls === 1
+        ? sign({ sub: 'sdk-user', subscribe: ['chat:*', 'news:*'] }, inSeconds(3))
+        : sign({ sub: 'sdk-user', subscribe: ['news:*'] }, inSeconds(3600));
+    const c = createClient(instance.url, {
+      WebSocket,
+      transport: 'websocket',
+      token,
+      backoff: { initialMs: 50 },
+    });
+    clients.push(c);
+    const clientErrors: ClientEvents['error'][] = [];
+    c.on('error', (e) => clientErrors.push(e));
+    const chatSub = c.subscribe(chat, () => undefined);
+    const newsSub = c.subscribe(news, () => undefined);
+    await Promise.all([chatSub.ready, newsSub.ready]);
+    const ended = new Promise<unknown>((resolve) => chatSub.on('error', (e) => resolve(e.error)));
+    const error = (await ended) as { code: string };
+    expect(error.code).toBe('forbidden');
+    expect(calls).toBe(2);
+    expect(clientErrors.map((e) => [e.channel, (e.error as { code: string }).code])).toEqual([
+      [chat, 'forbidden'],
+    ]);
+  });
+
   it('a fixed token that expires: closed with 4001, then the reconnect is refused until the app gives a new token', async () => {
     const c = createClient(instance.url, {
       WebSocket,
