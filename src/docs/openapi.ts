@@ -87,11 +87,23 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .addTag('jobs', 'background jobs; progress on channel job:<id>')
     .addTag('namespaces', 'per-namespace channel settings')
     .addTag('operations', 'health and Prometheus metrics')
-    // Token mode (docs/security.md): a JWT on every route but health, metrics and these docs.
-    .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
-    .addSecurityRequirements('bearer')
+    // Token mode (docs/security.md): a JWT on every /v1 route; /metrics has its own token.
+    .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, 'jwt')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN, when set' }, 'metricsToken')
     .build();
-  return SwaggerModule.createDocument(app, config);
+  const document = SwaggerModule.createDocument(app, config);
+  // The API needs the JWT; health, the dashboard page and these docs are public.
+  for (const [path, item] of Object.entries(document.paths)) {
+    const security = path.startsWith('/v1/')
+      ? [{ jwt: [] }]
+      : path === '/metrics'
+        ? [{ metricsToken: [] }]
+        : [];
+    for (const method of ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as const) {
+      if (item[method]) item[method].security = security;
+    }
+  }
+  return document;
 }
 
 /**
