@@ -34,9 +34,15 @@ export interface Timeouts {
 }
 
 export interface ClientOptions {
-  /** A fixed token. Sent as `Authorization: Bearer` over HTTP and as `?token=` on WebSocket and SSE. */
-  token?: string;
-  /** Called before each connection attempt and each HTTP request, so a refreshed token is used on reconnect. */
+  /**
+   * The token: a string, or a function called before each connection attempt
+   * and each HTTP request, and on the server's `token_expiring`, so a
+   * WebSocket refreshes its token in place (`refresh`) and a reconnect uses a
+   * fresh one. Sent as `Authorization: Bearer` over HTTP and as `?token=` on
+   * WebSocket and SSE.
+   */
+  token?: string | TokenSource;
+  /** The same as `token` given as a function (kept for existing callers). */
   getToken?: TokenSource;
   /** Use only this transport. */
   transport?: TransportName;
@@ -322,6 +328,12 @@ export class SquallClient extends Emitter<ClientEvents> {
         subscribed: (lastSeq, truncated) => current() && sub.subscribed(lastSeq, truncated),
         message: (message) => current() && sub.deliver(message),
         truncated: () => current() && sub.truncated(),
+        revoked: (error) => {
+          if (!current()) return;
+          this.subs.delete(sub.channel);
+          sub.failed(error);
+          this.emit('error', { error, channel: sub.channel });
+        },
       });
       this.proven.add(link.transport.name);
     } catch (err) {
@@ -371,6 +383,8 @@ export class SquallClient extends Emitter<ClientEvents> {
       fetch: this.fetchFn,
       WebSocket: this.options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket,
       onClose,
+      freshToken: async () => (await this.resolveToken()) ?? undefined,
+      onTokenError: (error) => this.emit('error', { error }),
       httpPublish: async (channel, data, key) =>
         publishOverHttp(
           this.fetchFn,
@@ -394,7 +408,9 @@ export class SquallClient extends Emitter<ClientEvents> {
   }
 
   private async resolveToken(): Promise<string | null | undefined> {
-    return this.options.getToken ? await this.options.getToken() : this.options.token;
+    const { token, getToken } = this.options;
+    const source = typeof token === 'function' ? token : getToken;
+    return source ? await source() : (token as string | undefined);
   }
 
   /** Resolves with the connection once there is one; rejects at `deadline` or on close. */

@@ -1,3 +1,4 @@
+import type { SquallError } from '../errors.js';
 import type { Message, PublishAck, TransportName } from '../types.js';
 
 /** How a transport tells the client about one subscription. Calls come in order: `subscribed` first. */
@@ -6,6 +7,8 @@ export interface ChannelListener {
   message(message: Message): void;
   /** Long poll: a page said retention removed messages after the cursor. */
   truncated(): void;
+  /** WebSocket: a token refresh ended the subscription (the new token may not read the channel). */
+  revoked(error: SquallError): void;
 }
 
 /** Why a transport ended. */
@@ -63,6 +66,13 @@ export interface TransportContext {
   WebSocket?: WebSocketConstructor;
   /** Called at most once, when the transport failed after `open` resolved, or while opening. */
   onClose(info: CloseInfo): void;
+  /**
+   * Resolves the token anew (the `token` function, when one was given): a
+   * WebSocket calls it on `token_expiring` and sends the result as `refresh`.
+   */
+  freshToken(): Promise<string | undefined>;
+  /** A token refresh on an open connection failed (the connection closes at the old token's `exp`). */
+  onTokenError(error: SquallError): void;
   /** Sends a publish over HTTP (SSE and long poll publish this way). */
   httpPublish(channel: string, data: unknown, idempotencyKey: string): Promise<PublishAck>;
   timeouts: {

@@ -131,6 +131,18 @@ export class WebSocketTransport implements Transport {
       this.listeners.get(message.channel)?.message(message);
       return;
     }
+    if (frame.event === 'token_expiring') {
+      void this.refreshToken();
+      return;
+    }
+    if (frame.event === 'unsubscribed' && frame.ref === undefined) {
+      // A refresh gave a token that may not read this channel: the server ended the subscription.
+      const channel = String(frame.data?.channel);
+      const listener = this.listeners.get(channel);
+      this.listeners.delete(channel);
+      listener?.revoked(new SquallError('forbidden', `the refreshed token may not read channel ${channel}`));
+      return;
+    }
     const waiting = frame.ref === undefined ? undefined : this.pending.get(frame.ref);
     if (!waiting) return;
     this.pending.delete(frame.ref!);
@@ -140,6 +152,26 @@ export class WebSocketTransport implements Transport {
     }
     waiting.onReply?.(frame);
     waiting.resolve(frame);
+  }
+
+  /**
+   * `token_expiring`: a fresh token from the `token` function goes out as
+   * `refresh`, so the connection outlives its token. With a fixed token (or
+   * none new) there is nothing to send: the server closes with 4001 at `exp`
+   * and the client reconnects.
+   */
+  private async refreshToken(): Promise<void> {
+    try {
+      const token = await this.ctx.freshToken();
+      if (!token || token === this.ctx.token || this.ended) return;
+      await this.request('refresh', { token });
+      this.ctx.token = token;
+    } catch (err) {
+      if (this.ended) return;
+      this.ctx.onTokenError(
+        err instanceof SquallError ? err : new SquallError('unauthorized', String(err), { cause: err }),
+      );
+    }
   }
 
   /**

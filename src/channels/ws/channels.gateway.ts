@@ -12,7 +12,11 @@ import {
 } from '@nestjs/websockets';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { WebSocket, WebSocketServer } from 'ws';
+import { AuthService } from '../../auth/auth.service.js';
+import { ChannelAccess } from '../../auth/channel-access.js';
+import type { Principal } from '../../auth/principal.js';
 import { ChannelsService } from '../channels.service.js';
+import { assertChannelName } from '../channel-name.js';
 import { slowConsumersCounter } from '../slow-consumers.metric.js';
 import { AppError } from '../../infra/errors/app-error.js';
 import { RateLimits } from '../../limits/rate-limits.js';
@@ -21,18 +25,25 @@ import { type AppConfig, InjectConfig } from '../../infra/config/app-config.js';
 import { Lifecycle } from '../../infra/lifecycle/lifecycle.js';
 import { InjectMetrics } from '../../infra/metrics/metrics.js';
 import { ConnectionsMetric } from '../../infra/metrics/connections.metric.js';
-import { parsePublish, parseSubscribe, parseUnsubscribe } from './frame-data.js';
+import { parsePublish, parseRefresh, parseSubscribe, parseUnsubscribe } from './frame-data.js';
 import { frameRefs } from './frames.js';
+import { CLOSE_TOKEN_EXPIRED, tokenExpired, watchExpiry } from './token-expiry.js';
+import { upgradePrincipals } from './upgrade-auth.js';
 import { CLOSE_GOING_AWAY, WsConnection } from './ws-connection.js';
 import { WsErrorFilter } from './ws-exception.filter.js';
 
 const refOf = (data: object) => frameRefs.get(data);
 const OPEN = 1;
+/** Closes a connection that has no authenticated principal (an upgrade that did not pass SquallWsAdapter). */
+const CLOSE_POLICY_VIOLATION = 1008;
+const isoOrNull = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /**
  * WebSocket frames to the channels hub, nothing else: `subscribe`,
- * `unsubscribe`, `publish`, `ping`, plus server pings and shutdown. Frame
- * parsing and unknown events are handled by SquallWsAdapter.
+ * `unsubscribe`, `publish`, `ping`, `refresh`, plus server pings, token
+ * expiry and shutdown. Frame parsing, unknown events and the upgrade's
+ * origin and token checks are handled by SquallWsAdapter; every `subscribe`
+ * and `publish` is checked against the connection's principal here.
  */
 @WebSocketGateway({ path: '/v1/ws' })
 @UseFilters(WsErrorFilter)
@@ -51,6 +62,8 @@ export class ChannelsGateway
     @InjectConfig() private readonly config: AppConfig,
     @InjectMetrics() registry: Registry,
     private readonly lifecycle: Lifecycle,
+    private readonly access: ChannelAccess,
+    private readonly auth: AuthService,
   ) {
     this.frames = new Counter({
       name: 'squall_ws_frames_total',
@@ -95,15 +108,28 @@ export class ChannelsGateway
       socket.close(CLOSE_GOING_AWAY, 'server shutting down');
       return;
     }
-    // Guards do not run here; authentication will check `request` in this spot.
-    const conn = new WsConnection(socket, request.socket as Socket, this.config.WS_MAX_BUFFERED_BYTES, {
-      closing: (c) => this.release(c),
-      slowConsumer: () => {
-        this.slowConsumers.inc({ transport: 'ws' });
-        this.logger.log({ msg: 'slow consumer closed (1013)', connId: conn.id });
+    // Guards do not run here: SquallWsAdapter authenticated the upgrade and left its principal.
+    const principal = upgradePrincipals.get(request);
+    if (!principal) {
+      socket.close(CLOSE_POLICY_VIOLATION, 'connection not authenticated');
+      return;
+    }
+    upgradePrincipals.delete(request);
+    const conn = new WsConnection(
+      socket,
+      request.socket as Socket,
+      this.config.WS_MAX_BUFFERED_BYTES,
+      principal,
+      {
+        closing: (c) => this.release(c),
+        slowConsumer: () => {
+          this.slowConsumers.inc({ transport: 'ws' });
+          this.logger.log({ msg: 'slow consumer closed (1013)', connId: conn.id });
+        },
       },
-    });
+    );
     conn.clientKey = upgradeClientKey(request);
+    watchExpiry(conn);
     this.logger.debug({ msg: 'connected', connId: conn.id, ip: request.socket.remoteAddress });
     this.connections.set(socket, conn);
     // Any frame is as good as a pong: a client whose reads are paused behind a
@@ -141,6 +167,8 @@ export class ChannelsGateway
     this.frames.inc({ event: 'subscribe' });
     const conn = this.connection(socket);
     const { channel, after } = parseSubscribe(data);
+    assertChannelName(channel);
+    await this.access.assertCanRead(conn.principal, channel);
     const existing = conn.subscriptions.get(channel);
     if (!existing && conn.subscriptions.size >= this.config.WS_MAX_SUBSCRIPTIONS) {
       throw new AppError('bad_request', `subscription limit of ${this.config.WS_MAX_SUBSCRIPTIONS} reached`);
@@ -189,6 +217,8 @@ export class ChannelsGateway
     this.frames.inc({ event: 'publish' });
     const conn = this.connection(socket);
     const { channel, data: payload, idempotencyKey } = parsePublish(data);
+    assertChannelName(channel);
+    this.access.assertCanPublish(conn.principal, channel);
     await this.rateLimits.take('publish', conn.clientKey);
     const { message, created } = await this.channels.publish(channel, payload, { idempotencyKey });
     const ack = { channel, seq: message.seq, id: message.id };
@@ -199,6 +229,45 @@ export class ChannelsGateway
   ping(@ConnectedSocket() socket: WebSocket, @MessageBody() data: Record<string, unknown>) {
     this.frames.inc({ event: 'ping' });
     this.connection(socket).reply('pong', {}, refOf(data));
+  }
+
+  /**
+   * A new token for the same `sub` before the current one expires: it
+   * replaces the connection's principal and restarts the expiry watch.
+   * Subscriptions the new token may no longer read end, each with an
+   * `unsubscribed {channel, reason: "forbidden"}`, before `refreshed`. An
+   * invalid token is `unauthorized` and another `sub` is `forbidden` (an
+   * identity is fixed for a connection's life: open another); either way the
+   * connection keeps its current token and still closes at its `exp`.
+   */
+  @SubscribeMessage('refresh')
+  async refresh(@ConnectedSocket() socket: WebSocket, @MessageBody() data: Record<string, unknown>) {
+    this.frames.inc({ event: 'refresh' });
+    const conn = this.connection(socket);
+    const { token } = parseRefresh(data);
+    const next = await this.auth.authenticate(token);
+    if (conn.closed) return;
+    if (next.sub !== conn.principal.sub) {
+      throw new AppError(
+        'forbidden',
+        'the new token is for another sub; open a new connection to change identity',
+      );
+    }
+    conn.principal = next;
+    watchExpiry(conn);
+    await this.dropUnreadable(conn, next);
+    conn.reply('refreshed', { expiresAt: isoOrNull(next.expiresAt) }, refOf(data));
+  }
+
+  /** Ends the subscriptions `principal` may not read, each with an `unsubscribed` saying why. */
+  private async dropUnreadable(conn: WsConnection, principal: Principal): Promise<void> {
+    for (const [channel, sub] of [...conn.subscriptions]) {
+      if (await this.access.canRead(principal, channel)) continue;
+      if (conn.closed || conn.subscriptions.get(channel) !== sub) continue;
+      this.channels.unsubscribe(sub);
+      conn.subscriptions.delete(channel);
+      conn.reply('unsubscribed', { channel, reason: 'forbidden' });
+    }
   }
 
   /** Tells every client to reconnect elsewhere (1001) before the server closes. */
@@ -214,6 +283,11 @@ export class ChannelsGateway
     }
     const conn = this.connections.get(socket);
     if (!conn) throw new AppError('internal', 'connection not registered');
+    // Its timer is due this instant: a frame read meanwhile is not served on an expired token.
+    if (tokenExpired(conn)) {
+      conn.close(CLOSE_TOKEN_EXPIRED, 'token expired');
+      throw new AppError('unauthorized', 'token expired');
+    }
     return conn;
   }
 }

@@ -1,3 +1,4 @@
+import { MAX_TOKEN_CHARS } from '../../auth/request-token.js';
 import { AppError } from '../../infra/errors/app-error.js';
 import { assertChannelName } from '../channel-name.js';
 import { parsePublishBody, type PublishBody } from '../dto/parse-publish-body.js';
@@ -26,4 +27,15 @@ export function parseUnsubscribe(data: Record<string, unknown>): { channel: stri
 
 export function parsePublish(data: Record<string, unknown>): PublishBody & { channel: string } {
   return { channel: channelOf(data), ...parsePublishBody(data) };
+}
+
+export function parseRefresh(data: Record<string, unknown>): { token: string } {
+  const { token } = data;
+  if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_CHARS) {
+    throw new AppError(
+      'bad_request',
+      `token must be a non-empty string of at most ${MAX_TOKEN_CHARS} characters`,
+    );
+  }
+  return { token };
 }

@@ -5,12 +5,15 @@ import { WsAdapter } from '@nestjs/platform-ws';
 import type { MessageMappingProperties } from '@nestjs/websockets';
 import { type Observable, isObservable, lastValueFrom } from 'rxjs';
 import type { WebSocket, WebSocketServer } from 'ws';
+import { AuthService } from '../../auth/auth.service.js';
+import { readToken } from '../../auth/request-token.js';
 import { rawHttpError } from '../../infra/http/raw-http-error.js';
 import type { AppConfig } from '../../infra/config/config.schema.js';
 import { WsConnectionLimits } from '../../limits/ws-connection-limits.js';
 import { FrameQueue } from './frame-queue.js';
 import { connIdOf } from './ws-connection.js';
 import { type ClientFrame, FrameError, errorFrame, frameRefs, parseFrame } from './frames.js';
+import { originCheck, upgradePrincipals, upgradeRefusal } from './upgrade-auth.js';
 
 const OPEN = 1;
 type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -21,18 +24,28 @@ type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => v
  * (echoing `ref` when it could be read) and the connection stays open. It
  * also sets the hard frame ceiling (`ws` maxPayload: above it `ws` closes
  * with 1009) from MAX_MESSAGE_BYTES, and echoes `ref` on handler replies.
+ * Upgrades are checked before they are accepted: the path (404), the Origin
+ * (WS_ALLOWED_ORIGINS, 403) and the token (401).
  */
 export class SquallWsAdapter extends WsAdapter {
   private readonly log = new Logger('WsAdapter');
   private upgradesGuarded = false;
   private readonly connectionLimits: WsConnectionLimits;
+  private readonly originAllowed: (origin: string | undefined) => boolean;
+  private auth?: AuthService;
 
   constructor(
-    app: INestApplicationContext,
+    private readonly app: INestApplicationContext,
     private readonly config: AppConfig,
   ) {
     super(app);
     this.connectionLimits = app.get(WsConnectionLimits, { strict: false });
+    this.originAllowed = originCheck(config.WS_ALLOWED_ORIGINS);
+    if (config.NODE_ENV === 'production' && !config.WS_ALLOWED_ORIGINS) {
+      this.log.warn(
+        "WS_ALLOWED_ORIGINS is empty: a page on any site may open WebSockets to /v1/ws; list your front-ends' origins",
+      );
+    }
   }
 
   /** Several times MAX_MESSAGE_BYTES, so a too-large `publish` still gets a polite payload_too_large. */
@@ -49,7 +62,8 @@ export class SquallWsAdapter extends WsAdapter {
   /**
    * The stock adapter destroys an upgrade request for a path no gateway
    * serves, which a client sees as "socket hang up"; answer 404 in the
-   * common error shape instead, so a wrong URL is obvious.
+   * common error shape instead, so a wrong URL is obvious. An upgrade for a
+   * served path is admitted (origin, token) before ws accepts it.
    */
   private answerUnknownUpgradePaths(): void {
     const server = this.httpServer as HttpServer | undefined;
@@ -61,24 +75,62 @@ export class SquallWsAdapter extends WsAdapter {
       // Node takes its own error listener off an upgraded socket; without one a
       // client reset while we answer would be an uncaught exception.
       socket.on('error', () => socket.destroy());
-      let path: string;
+      let url: URL;
       try {
-        path = new URL(req.url ?? '/', 'ws://localhost').pathname;
+        url = new URL(req.url ?? '/', 'ws://localhost');
       } catch {
         socket.end(rawHttpError(400, 'Bad Request', 'malformed request URL'));
         return;
       }
+      const path = url.pathname;
       const served = [...this.wsServersRegistry.values()]
         .flat()
         .some((ws: { path?: string }) => ws.path === path);
-      if (served) {
-        // Connection caps (per client, per address) answer 429 before the upgrade is accepted.
-        if (!(await this.connectionLimits.admit(req, socket))) return;
-        for (const listener of listeners) listener.call(server, req, socket, head);
+      if (!served) {
+        socket.end(rawHttpError(404, 'Not Found', `no WebSocket endpoint at ${path}`));
         return;
       }
-      socket.end(rawHttpError(404, 'Not Found', `no WebSocket endpoint at ${path}`));
+      void this.admit(req).then(async (refusal) => {
+        // The client may have gone while its token was checked.
+        if (socket.destroyed) return;
+        if (refusal) {
+          // As on HTTP: a 401 names the scheme it wants.
+          const headers: Record<string, string> =
+            refusal.status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {};
+          socket.end(rawHttpError(refusal.status, refusal.reason, refusal.message, headers));
+          return;
+        }
+        // Connection caps (per client, per address) answer 429 before the upgrade is accepted.
+        if (!(await this.connectionLimits.admit(req, socket, upgradePrincipals.get(req)))) return;
+        if (socket.destroyed) return;
+        for (const listener of listeners) listener.call(server, req, socket, head);
+      });
     });
+  }
+
+  /**
+   * Origin, then token: a refused upgrade is answered with an HTTP status
+   * (403, 401) and never becomes a socket, so nothing is accepted and closed
+   * later. The principal is left for the gateway in `upgradePrincipals`.
+   */
+  private async admit(
+    req: IncomingMessage,
+  ): Promise<{ status: number; reason: string; message: string } | undefined> {
+    const origin = req.headers.origin;
+    if (!this.originAllowed(origin)) {
+      return { status: 403, reason: 'Forbidden', message: 'this Origin may not open WebSockets here' };
+    }
+    try {
+      this.auth ??= this.app.get(AuthService);
+      upgradePrincipals.set(req, await this.auth.authenticate(readToken(req)));
+      return undefined;
+    } catch (err) {
+      const refusal = upgradeRefusal(err);
+      if (refusal.status >= 500 && refusal.status !== 503) {
+        this.log.error({ msg: 'upgrade check failed', err });
+      }
+      return refusal;
+    }
   }
 
   /** Client misbehaviour (oversized or broken frames) is routine on a public socket: no error-level log. */
@@ -98,7 +150,7 @@ export class SquallWsAdapter extends WsAdapter {
     _transform: (data: unknown) => Observable<unknown>,
   ): void {
     // Nest builds `handlers` per connection (callbacks bound to it); a
-    // linear find over the four events costs less than a Map per connection.
+    // linear find over the five events costs less than a Map per connection.
     const queue = new FrameQueue(client, (frame) => this.serve(client, frame, handlers));
     client.on('message', (data: Buffer) => queue.push(data));
     client.once('close', () => queue.close());

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
+import type { Principal } from '../../auth/principal.js';
 import type { ChannelSubscription } from '../channels.service.js';
 import { replyFrame } from './frames.js';
 import { catchUpLowWater, drained } from '../catch-up-pacing.js';
@@ -36,6 +37,11 @@ export class WsConnection {
   readonly subscriptions = new Map<string, ChannelSubscription>();
   missedPongs = 0;
   closed = false;
+  /** Whose token the connection carries; replaced by a `refresh`. */
+  principal: Principal;
+  /** The one timer watching the token's `exp` (see token-expiry.ts), and when it says `token_expiring`. */
+  expiryTimer?: NodeJS.Timeout;
+  warnAt = Infinity;
   private readonly lowWater: number;
 
   constructor(
@@ -43,6 +49,7 @@ export class WsConnection {
     /** The TCP socket under `socket`: its 'drain' paces catch-up replays. */
     private readonly tcp: Socket,
     private readonly maxBufferedBytes: number,
+    principal: Principal,
     private readonly events: {
       /** Runs once, as soon as the connection is closing for any reason: ends its subscriptions. */
       closing(conn: WsConnection): void;
@@ -52,6 +59,7 @@ export class WsConnection {
   ) {
     this.lowWater = catchUpLowWater(maxBufferedBytes);
     this.id = connIdOf(socket);
+    this.principal = principal;
   }
 
   reply(event: string, data: unknown, ref?: string): void {
@@ -103,6 +111,8 @@ export class WsConnection {
   markClosing(): void {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
     this.events.closing(this);
   }
 }

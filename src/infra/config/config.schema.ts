@@ -153,6 +153,9 @@ const fields = z.object({
   BULL_BOARD_ENABLED: bool.optional(),
   /** Tests only (ignored in production): compiled module files to load too, e.g. the test job types. */
   TEST_MODULES: z.string().trim().optional(),
+  // WebSocket upgrades (src/channels/ws):
+  /** Comma list of origins (`https://app.example.com`) whose pages may open /v1/ws, or `*`; empty allows any (a warning in production). Clients that send no Origin (non-browsers) are always allowed. */
+  WS_ALLOWED_ORIGINS: z.string().trim().default(''),
 });
 
 /**

@@ -11,7 +11,7 @@ export function rawHttpError(
 ): string {
   const body = JSON.stringify({ statusCode, error, message });
   const extra = Object.entries(headers)
-    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
     .join('');
   return (
     `HTTP/1.1 ${statusCode} ${error}\r\nContent-Type: application/json\r\n${extra}` +
