@@ -9,6 +9,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import { rawHttpError } from './infra/http/raw-http-error.js';
+import { securityHeaders } from './infra/http/security-headers.js';
 import { StrictQueryInterceptor } from './infra/http/strict-query.interceptor.js';
 import { SquallWsAdapter } from './channels/ws/squall-ws.adapter.js';
 import { setupOpenApi } from './docs/openapi.js';
@@ -28,6 +29,7 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   );
   app.useLogger(app.get(Logger));
   app.disable('x-powered-by');
+  app.use(securityHeaders());
   app.use(httpMetrics(app.get(METRICS_REGISTRY)));
   // Behind the load balancer, the client address (rate limits, logs) comes from X-Forwarded-For.
   app.set('trust proxy', config.TRUST_PROXY);
@@ -35,7 +37,9 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
     const origins = config.CORS_ORIGINS.split(',').map((o) => o.trim());
     app.enableCors({
       origin: origins.includes('*') ? true : origins,
-      exposedHeaders: ['Retry-After', 'X-Request-Id', 'Location', 'Idempotent-Replayed'],
+      // Requested headers (Authorization among them) are allowed as asked; tokens
+      // travel as Authorization or ?token=, never cookies, so no credentials mode.
+      exposedHeaders: ['Retry-After', 'X-Request-Id', 'Location', 'Idempotent-Replayed', 'WWW-Authenticate'],
       maxAge: 600,
     });
   }

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { Controller, Get, Header } from '@nestjs/common';
 import { ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { AppError } from '../infra/errors/app-error.js';
+import { Public } from '../infra/http/public.js';
 import { DASHBOARD_HTML } from './dashboard.html.js';
 
 /**
@@ -19,6 +20,7 @@ const BUNDLE = new URL('./public/app.js', import.meta.url);
  * so the dashboard grants nothing the API does not.
  */
 @ApiTags('dashboard')
+@Public() // static page and script; their data comes over channels, which need the token
 @Controller()
 export class DashboardController {
   private bundle?: Promise<string>;

@@ -7,7 +7,11 @@ export const OPENAPI_JSON_PATH = `/${DOCS_PATH}/openapi.json`;
 
 const ERRORS: Record<number, { description: string; message: string }> = {
   400: { description: 'bad input: channel name, query, body', message: 'limit must be between 1 and 1000' },
-  403: { description: 'forbidden', message: 'channel job:1 is written only by the service' },
+  401: {
+    description: 'no token, or an invalid or expired one (token mode)',
+    message: 'the token has expired',
+  },
+  403: { description: 'forbidden', message: 'this token may not publish to channel chat:lobby' },
   404: { description: 'not found', message: 'job 0b9f1f0e-8f6a-4f0e-9a43-0c1d2e3f4a5b not found' },
   409: {
     description: 'conflict with the current state',
@@ -20,6 +24,7 @@ const ERRORS: Record<number, { description: string; message: string }> = {
 
 const REASONS: Record<number, string> = {
   400: 'Bad Request',
+  401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
   409: 'Conflict',
@@ -45,7 +50,9 @@ export function ApiErrors(...statuses: (number | [number, string])[]): MethodDec
         headers:
           status === 429 || status === 503
             ? { 'Retry-After': { description: 'seconds to wait', schema: { type: 'integer' } } }
-            : undefined,
+            : status === 401
+              ? { 'WWW-Authenticate': { description: '`Bearer`', schema: { type: 'string' } } }
+              : undefined,
       });
     }),
   );
@@ -80,6 +87,9 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .addTag('jobs', 'background jobs; progress on channel job:<id>')
     .addTag('namespaces', 'per-namespace channel settings')
     .addTag('operations', 'health and Prometheus metrics')
+    // Token mode (docs/security.md): a JWT on every route but health, metrics and these docs.
+    .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+    .addSecurityRequirements('bearer')
     .build();
   return SwaggerModule.createDocument(app, config);
 }

@@ -1,6 +1,9 @@
 import { Controller, Get, Headers, Param, Query, Req, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
+import { ChannelAccess } from '../../auth/channel-access.js';
+import { CurrentPrincipal } from '../../auth/current-principal.decorator.js';
+import type { Principal } from '../../auth/principal.js';
 import { ApiErrors, ApiLastEventId } from '../../docs/openapi.js';
 import type { Counter, Registry } from 'prom-client';
 import { AppError } from '../../infra/errors/app-error.js';
@@ -27,6 +30,7 @@ export class ChannelStreamController {
     private readonly channels: ChannelsService,
     @InjectConfig() private readonly config: AppConfig,
     @InjectMetrics() registry: Registry,
+    private readonly access: ChannelAccess,
   ) {
     this.slowConsumers = slowConsumersCounter(registry);
     this.connections = ConnectionsMetric.of(registry);
@@ -54,15 +58,24 @@ export class ChannelStreamController {
       },
     },
   })
-  @ApiErrors(400, 503)
+  @ApiQuery({
+    name: 'token',
+    required: false,
+    description:
+      'the JWT, for clients that cannot set Authorization (EventSource); the stream ends at its `exp`',
+    schema: { type: 'string' },
+  })
+  @ApiErrors(400, 401, 403, 503)
   @Get(':channel/stream')
   async stream(
     @Param('channel') channel: string,
     @Query() q: StreamQueryDto,
     @Headers('last-event-id') lastEventId: string | undefined,
+    @CurrentPrincipal() principal: Principal,
     @Req() req: Request,
     @Res() res: Response,
   ) {
+    await this.access.assertCanRead(principal, channel);
     // An empty header is what some clients send before any event was seen.
     const after = lastEventId?.trim() ? parseLastEventId(lastEventId) : q.after;
     if (req.method === 'HEAD') {
@@ -76,11 +89,12 @@ export class ChannelStreamController {
     // stream is ended politely. Either way nothing is written afterwards.
     let closed = false;
     const lowWater = catchUpLowWater(this.config.WS_MAX_BUFFERED_BYTES);
-    const timers: { heartbeat?: NodeJS.Timeout } = {};
+    const timers: { heartbeat?: NodeJS.Timeout; cancelExpiry?: () => void } = {};
     const stop = (how: 'end' | 'destroy') => {
       if (closed) return;
       closed = true;
       clearInterval(timers.heartbeat);
+      timers.cancelExpiry?.();
       if (how === 'end') res.end();
       else res.destroy();
     };
@@ -121,11 +135,21 @@ export class ChannelStreamController {
       if (!closed) res.write(': heartbeat\n\n');
     }, this.config.SSE_HEARTBEAT_MS);
     const removeDrain = this.channels.onShutdown(() => stop('end'));
+    // Access ends with the token: the stream ends at `exp`, and the client
+    // reconnects (Last-Event-ID) with a fresh token.
+    if (principal.expiresAt !== null) {
+      timers.cancelExpiry = at(principal.expiresAt, () => {
+        if (closed) return;
+        res.write(': token expired\n\n');
+        stop('end');
+      });
+    }
     const untrack = this.connections.track('sse');
     release = () => {
       untrack();
       closed = true;
       clearInterval(timers.heartbeat);
+      timers.cancelExpiry?.();
       removeDrain();
       this.channels.unsubscribe(subscribed);
     };
@@ -141,6 +165,18 @@ export class ChannelStreamController {
     );
     await this.channels.start(subscribed);
   }
+}
+
+/** Runs `fn` at the time `when` (ms since the epoch), beyond setTimeout's 24.8-day range too; returns the canceller. */
+function at(when: number, fn: () => void): () => void {
+  const MAX_DELAY = 2 ** 31 - 1;
+  let timer: NodeJS.Timeout;
+  const arm = () => {
+    const delay = Math.max(0, when - Date.now());
+    timer = setTimeout(delay > MAX_DELAY ? arm : fn, Math.min(delay, MAX_DELAY));
+  };
+  arm();
+  return () => clearTimeout(timer);
 }
 
 function parseLastEventId(value: string): number {

@@ -9,6 +9,9 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
+import { ChannelAccess } from '../../auth/channel-access.js';
+import { CurrentPrincipal } from '../../auth/current-principal.decorator.js';
+import type { Principal } from '../../auth/principal.js';
 import { ApiErrors, IDEMPOTENT_REPLAYED } from '../../docs/openapi.js';
 import { ChannelInfo, HistoryPage, Message, PollPage, PublishBody } from '../../docs/openapi-models.js';
 import { ChannelsService } from '../channels.service.js';
@@ -23,12 +26,13 @@ import { pageJson } from './page-json.js';
   example: 'chat:room-1',
   description: 'channel name, ^[A-Za-z0-9_\\-.:]{1,128}$',
 })
-@ApiErrors(400, 503)
+@ApiErrors(400, 401, 403, 503)
 @Controller('v1/channels')
 export class ChannelsController {
   constructor(
     private readonly channels: ChannelsService,
     private readonly rateLimit: PublishRateLimit,
+    private readonly access: ChannelAccess,
   ) {}
 
   /** 201 with the new message; 200 with the original when the idempotencyKey was already used. */
@@ -41,14 +45,16 @@ export class ChannelsController {
     type: Message,
     headers: IDEMPOTENT_REPLAYED,
   })
-  @ApiErrors(403, 413, 429)
+  @ApiErrors(413, 429)
   @Post(':channel/messages')
   async publish(
     @Param('channel') channel: string,
     @Body() body: unknown,
+    @CurrentPrincipal() principal: Principal,
     @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
   ) {
+    this.access.assertCanPublish(principal, channel);
     this.rateLimit.check(`ip:${req.ip}`);
     const { data, idempotencyKey } = parsePublishBody(body);
     const { message, created } = await this.channels.publish(channel, data, { idempotencyKey });
@@ -66,7 +72,13 @@ export class ChannelsController {
   })
   @ApiOkResponse({ type: HistoryPage })
   @Get(':channel/messages')
-  async history(@Param('channel') channel: string, @Query() q: HistoryQueryDto, @Res() res: Response) {
+  async history(
+    @Param('channel') channel: string,
+    @Query() q: HistoryQueryDto,
+    @CurrentPrincipal() principal: Principal,
+    @Res() res: Response,
+  ) {
+    await this.access.assertCanRead(principal, channel);
     const page = await this.channels.history(channel, q.after, q.limit);
     res.type('application/json').send(pageJson(page));
   }
@@ -91,11 +103,16 @@ export class ChannelsController {
   async poll(
     @Param('channel') channel: string,
     @Query() q: PollQueryDto,
+    @CurrentPrincipal() principal: Principal,
     @Req() req: Request,
     @Res() res: Response,
   ) {
-    // HEAD cannot carry the answer, so it does not wait for one.
-    const timeoutMs = req.method === 'HEAD' ? 0 : q.timeout * 1000;
+    await this.access.assertCanRead(principal, channel);
+    // HEAD cannot carry the answer, so it does not wait for one. A poll
+    // answers what it has when the token expires: access ends with the token.
+    const untilExpiry =
+      principal.expiresAt === null ? Infinity : Math.max(0, principal.expiresAt - Date.now());
+    const timeoutMs = req.method === 'HEAD' ? 0 : Math.min(q.timeout * 1000, untilExpiry);
     // The response's 'close' fires when the client goes away (the request's
     // does not, once its body is read), which frees the wait at once.
     const abort = new AbortController();
@@ -112,7 +129,8 @@ export class ChannelsController {
   @ApiOperation({ summary: "The channel's last seq" })
   @ApiOkResponse({ type: ChannelInfo })
   @Get(':channel')
-  async info(@Param('channel') channel: string) {
+  async info(@Param('channel') channel: string, @CurrentPrincipal() principal: Principal) {
+    await this.access.assertCanRead(principal, channel);
     return { channel, lastSeq: await this.channels.lastSeq(channel) };
   }
 }

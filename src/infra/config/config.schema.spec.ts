@@ -45,4 +45,55 @@ describe('parseConfig', () => {
   it('treats an empty variable as unset', () => {
     expect(parseConfig({ ...base, PORT: '' }).PORT).toBe(3000);
   });
+
+  describe('authentication', () => {
+    const secret = 'a'.repeat(32);
+
+    it('is open without a key, token with one, whatever NODE_ENV outside production', () => {
+      expect(parseConfig(base).AUTH_MODE).toBe('open');
+      expect(parseConfig({ ...base, AUTH_JWT_SECRET: secret }).AUTH_MODE).toBe('token');
+      expect(parseConfig({ ...base, AUTH_JWKS_URL: 'https://idp.example/jwks' }).AUTH_MODE).toBe('token');
+    });
+
+    it('splits the secret list for rotation', () => {
+      const b = 'b'.repeat(40);
+      expect(parseConfig({ ...base, AUTH_JWT_SECRET: ` ${secret} , ${b} ` }).AUTH_JWT_SECRET).toEqual([
+        secret,
+        b,
+      ]);
+    });
+
+    it('refuses a short secret without printing it', () => {
+      const short = 'short-secret-value';
+      let message = '';
+      try {
+        parseConfig({ ...base, AUTH_JWT_SECRET: `${secret},${short}` });
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).toMatch(/AUTH_JWT_SECRET must be a comma list of secrets of at least 32 characters/);
+      expect(message).not.toContain(short);
+      expect(message).not.toContain(secret);
+    });
+
+    it('refuses open mode in production unless AUTH_MODE=open says so', () => {
+      expect(() => parseConfig({ ...base, NODE_ENV: 'production' })).toThrow(
+        /AUTH_JWT_SECRET or AUTH_JWKS_URL is required when NODE_ENV=production/,
+      );
+      expect(parseConfig({ ...base, NODE_ENV: 'production', AUTH_MODE: 'open' }).AUTH_MODE).toBe('open');
+      expect(parseConfig({ ...base, NODE_ENV: 'production', AUTH_JWT_SECRET: secret }).AUTH_MODE).toBe(
+        'token',
+      );
+    });
+
+    it('refuses AUTH_MODE=token without a key, and a JWKS URL that is not http(s)', () => {
+      expect(() => parseConfig({ ...base, AUTH_MODE: 'token' })).toThrow(
+        /AUTH_MODE token needs AUTH_JWT_SECRET/,
+      );
+      expect(() => parseConfig({ ...base, AUTH_JWKS_URL: 'ftp://x/jwks' })).toThrow(
+        /AUTH_JWKS_URL must be a http:/,
+      );
+      expect(() => parseConfig({ ...base, AUTH_MODE: 'maybe' })).toThrow(/AUTH_MODE must be open or token/);
+    });
+  });
 });

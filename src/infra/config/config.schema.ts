@@ -49,11 +49,33 @@ const roles = z
   )
   .transform((list) => [...new Set(list)] as Role[]);
 
+const MIN_SECRET = 32;
+const secretList = z
+  .string()
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  )
+  .pipe(
+    z
+      .array(
+        z
+          .string()
+          .min(MIN_SECRET, `must be a comma list of secrets of at least ${MIN_SECRET} characters each`),
+      )
+      .min(1, 'must name at least one secret'),
+  );
+
+/** Variables whose value never appears in an error message. */
+const SECRET_VARIABLES = new Set(['AUTH_JWT_SECRET', 'METRICS_TOKEN']);
+
 /**
  * Every setting the process reads, with its default. Environment variables are
  * strings, so each entry parses a string; an unset variable takes the default.
  */
-export const configSchema = z.object({
+const fields = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   HOST: z.string().trim().min(1).default('0.0.0.0'),
   PORT: int(1, 65535).default(3000),
@@ -66,7 +88,19 @@ export const configSchema = z.object({
   REDIS_URL: url(['redis:', 'rediss:']),
   REDIS_KEY_PREFIX: z.string().trim().max(64).default('squall'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  AUTH_JWT_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** `token`: every endpoint but health, metrics and docs needs a JWT; `open`: no authentication. Unset: `token` when a key is configured. */
+  AUTH_MODE: z.enum(['open', 'token'], { error: 'must be open or token' }).optional(),
+  /** HS256 secrets, a comma list so keys can be rotated: tokens are signed with the first, verified against each. */
+  AUTH_JWT_SECRET: secretList.optional(),
+  /** An identity provider's JWKS (RS256/ES256 keys), fetched, cached and refetched on an unknown `kid`. */
+  AUTH_JWKS_URL: url(['http:', 'https:']).optional(),
+  /** Least time between two JWKS fetches triggered by an unknown `kid` (bounds what forged kids cost the provider). */
+  AUTH_JWKS_COOLDOWN_MS: int(0, 3_600_000).default(30_000),
+  /** Required `iss` and `aud` of every token, when set. */
+  AUTH_ISSUER: z.string().trim().min(1).max(1024).optional(),
+  AUTH_AUDIENCE: z.string().trim().min(1).max(1024).optional(),
+  /** Bearer token `/metrics` asks for; unset: /metrics is open (keep it on a private network). */
+  METRICS_TOKEN: z.string().trim().min(16, 'must be at least 16 characters').max(1024).optional(),
   MAX_MESSAGE_BYTES: int(16, 16 * 1024 * 1024).default(65536),
   WS_PING_INTERVAL_MS: int(1000, 600_000).default(25_000),
   WS_MAX_BUFFERED_BYTES: int(1024, 1024 * 1024 * 1024).default(4 * 1024 * 1024),
@@ -108,6 +142,35 @@ export const configSchema = z.object({
   TEST_MODULES: z.string().trim().optional(),
 });
 
+/**
+ * The authentication mode follows from the keys unless AUTH_MODE says it; a
+ * production process never runs open by accident (a forgotten secret would
+ * open every channel to the internet).
+ */
+export const configSchema = fields
+  .superRefine((c, ctx) => {
+    const keyed = Boolean(c.AUTH_JWT_SECRET || c.AUTH_JWKS_URL);
+    if (c.AUTH_MODE === 'token' && !keyed) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['AUTH_MODE'],
+        message: 'token needs AUTH_JWT_SECRET or AUTH_JWKS_URL',
+      });
+    }
+    if (c.AUTH_MODE === undefined && !keyed && c.NODE_ENV === 'production') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['AUTH_JWT_SECRET'],
+        message:
+          'or AUTH_JWKS_URL is required when NODE_ENV=production (set AUTH_MODE=open to run without authentication on purpose)',
+      });
+    }
+  })
+  .transform((c) => ({
+    ...c,
+    AUTH_MODE: c.AUTH_MODE ?? (c.AUTH_JWT_SECRET || c.AUTH_JWKS_URL ? 'token' : 'open'),
+  }));
+
 export type AppConfig = z.infer<typeof configSchema> & { ROLE: Role[] };
 
 /** Thrown for an invalid environment; its message is one line, fit for a terminal. */
@@ -122,7 +185,7 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
     const name = String(issue.path[0] ?? 'config');
     const raw = env[name];
     const message = issue.code === 'invalid_type' && raw === undefined ? 'is required' : issue.message;
-    return raw === undefined || raw === ''
+    return raw === undefined || raw === '' || SECRET_VARIABLES.has(name)
       ? `${name} ${message}`
       : `${name} ${message} (got ${JSON.stringify(raw)})`;
   });

@@ -1,4 +1,4 @@
-import { Controller, Get, Header, Res, ServiceUnavailableException } from '@nestjs/common';
+import { Controller, Get, Header, Res, ServiceUnavailableException, UseGuards } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import {
   ApiOkResponse,
@@ -9,7 +9,9 @@ import {
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import type { Registry } from 'prom-client';
+import { Public } from '../http/public.js';
 import { Lifecycle } from '../lifecycle/lifecycle.js';
+import { MetricsTokenGuard } from '../metrics/metrics-token.guard.js';
 import { InjectMetrics } from '../metrics/metrics.js';
 import { RedisHealthIndicator } from './redis.health.js';
 
@@ -34,7 +36,9 @@ const NOT_READY_SCHEMA = {
   },
 };
 
+// Probes and scrapers hold no user token: /metrics has its own (METRICS_TOKEN).
 @ApiTags('operations')
+@Public()
 @Controller()
 export class HealthController {
   constructor(
@@ -83,6 +87,7 @@ export class HealthController {
     },
   })
   @Get('metrics')
+  @UseGuards(MetricsTokenGuard)
   @Header('Cache-Control', 'no-store')
   async metrics(@Res() res: Response) {
     res.setHeader('Content-Type', this.registry.contentType);

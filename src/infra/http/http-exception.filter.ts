@@ -74,7 +74,10 @@ export class HttpExceptionFilter implements ExceptionFilter {
     const bodyError = bodyParserError(exception);
     if (bodyError) return bodyError;
     if (exception instanceof AppError) {
-      const headers = exception.retryAfter ? { 'Retry-After': String(exception.retryAfter) } : undefined;
+      const headers: Record<string, string> = {};
+      if (exception.retryAfter) headers['Retry-After'] = String(exception.retryAfter);
+      // RFC 6750: a 401 names the scheme the client should use.
+      if (exception.code === 'unauthorized') headers['WWW-Authenticate'] = 'Bearer';
       return { status: HTTP_STATUS[exception.code], message: exception.message, headers };
     }
     if (exception instanceof HttpException) {

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, UseGuards } from '@nestjs/common';
 import {
   ApiBody,
   ApiNoContentResponse,
@@ -8,15 +8,20 @@ import {
   ApiResponse,
   ApiTags,
 } from '@nestjs/swagger';
+import { AdminGuard } from '../../auth/admin.guard.js';
 import { ApiErrors } from '../../docs/openapi.js';
 import { CreateNamespace, Namespace, NamespaceList, NamespaceSettings } from '../../docs/openapi-models.js';
 import { CreateNamespaceDto, NamespaceSettingsDto } from '../dto/namespace-settings.dto.js';
 import type { NamespaceEntity } from '../namespace.entity.js';
 import { NamespacesService } from '../namespaces.service.js';
 
-/** `/v1/namespaces`: the REST resource pattern (see docs/extending.md). */
+/**
+ * `/v1/namespaces`: the REST resource pattern (see docs/extending.md).
+ * Namespace settings decide who may publish where: admin tokens only.
+ */
 @ApiTags('namespaces')
-@ApiErrors(503)
+@ApiErrors(401, [403, 'this endpoint needs an admin token'], 503)
+@UseGuards(AdminGuard)
 @Controller('v1/namespaces')
 export class NamespacesController {
   constructor(private readonly namespaces: NamespacesService) {}
