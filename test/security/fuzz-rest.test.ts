@@ -251,7 +251,7 @@ describe('REST fuzzing (open mode)', () => {
             // to wake it, which any waiting poll must answer at once.
             answer = await Promise.race([
               pending,
-              new Promise<undefined>((r) => setTimeout(() => r(undefined), 300)),
+              new Promise<undefined>((r) => setTimeout(() => r(undefined), 100)),
             ]);
             if (!answer) {
               await timedFetch(`${api.url}/v1/channels/${channel}/messages`, {
@@ -388,11 +388,18 @@ describe('REST fuzzing (open mode)', () => {
         'REST headers',
         fc.tuple(
           route,
+          fc.option(
+            fc.constantFrom('HEAD', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'CONNECT', 'FOO', 'get'),
+            {
+              freq: 6,
+            },
+          ),
           fc.array(header, { maxLength: 4 }),
           length,
           fc.option(mutated(fc.constant('{"data":{"n":1}}')), { freq: 4 }),
         ),
-        async ([[method, pathTemplate, defaultBody], headers, cl, mutatedBody]) => {
+        async ([[routeMethod, pathTemplate, defaultBody], otherMethod, headers, cl, mutatedBody]) => {
+          const method = otherMethod ?? routeMethod;
           const path = pathTemplate.replace('CH', uniqueChannel('fzh'));
           const body = mutatedBody ?? Buffer.from(defaultBody);
           const lengthHeaders =

@@ -63,12 +63,13 @@ export async function fuzz<T>(
   try {
     await fc.assert(property, { seed: FUZZ_SEED, numRuns, endOnFailure: false });
   } catch (err) {
-    const message = (err as Error).message;
-    // Counterexamples can be near MAX_MESSAGE_BYTES long: keep the report readable.
+    // What the check said first: the counterexample after it can be near MAX_MESSAGE_BYTES long.
+    const cause = (err as { cause?: unknown }).cause;
+    const why = cause instanceof Error ? `${cause.message.slice(0, 2000)}\n` : '';
+    const message = why + (err as Error).message;
     const shown = message.length > 6000 ? `${message.slice(0, 6000)}… (${message.length} chars)` : message;
-    throw new Error(`fuzz property "${name}" failed; replay with FUZZ_SEED=${FUZZ_SEED}\n${shown}`, {
-      cause: err,
-    });
+    // No `cause`: Jest would print the original, counterexample and all, in full.
+    throw new Error(`fuzz property "${name}" failed; replay with FUZZ_SEED=${FUZZ_SEED}\n${shown}`);
   }
 }
 
@@ -98,9 +99,12 @@ export function assertHealthy(instance: Instance): void {
 }
 
 /** After a batch: the process is alive, logged no error, and still publishes and reads back. */
-export async function assertServes(instance: Instance, headers: Record<string, string> = {}): Promise<void> {
+export async function assertServes(
+  instance: Instance,
+  { headers = {}, prefix = 'fuzz-ok' }: { headers?: Record<string, string>; prefix?: string } = {},
+): Promise<void> {
   assertHealthy(instance);
-  const channel = uniqueChannel('fuzz-ok');
+  const channel = uniqueChannel(prefix);
   const published = await fetch(`${instance.url}/v1/channels/${channel}/messages`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
@@ -165,8 +169,12 @@ export function rawRequest(
     socket.on('data', (d: Buffer) => {
       chunks.push(d);
       const text = Buffer.concat(chunks).toString('latin1');
-      // A stream never ends by itself: its head is the answer.
-      if (/\r\n\r\n/.test(text) && /content-type: text\/event-stream/i.test(text)) finish();
+      // A stream or an accepted WebSocket upgrade never ends by itself: its head is the answer.
+      if (
+        /\r\n\r\n/.test(text) &&
+        (/content-type: text\/event-stream/i.test(text) || /^HTTP\/1\.1 101/.test(text))
+      )
+        finish();
     });
     socket.on('error', () => finish());
     socket.on('close', () => finish());
