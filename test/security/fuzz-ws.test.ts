@@ -16,7 +16,9 @@ import {
   json,
   mutated,
   objectText,
+  assertNot5xx,
   printFuzzSummary,
+  rawRequest,
   tally,
   wrongType,
 } from '../support/fuzz.js';
@@ -242,5 +244,61 @@ describe('WebSocket fuzzing (open mode)', () => {
       fc.integer({ min: -16, max: 16 }).map((d) => text(publishOf(CEILING + d - publishOf(0).length))),
     );
     await fuzz('WS binary, empty, invalid UTF-8 and huge frames', frame, check, 150);
+  }, 90_000);
+});
+
+describe('WebSocket upgrade fuzzing (open mode)', () => {
+  afterEach(() => assertServes(gw));
+
+  it('upgrade requests: paths, queries and handshake headers', async () => {
+    const header = fc.oneof(
+      fc.constantFrom('websocket', 'WebSocket', 'h2c', '', 'websocket, x').map((v) => `Upgrade: ${v}`),
+      fc.constantFrom('Upgrade', 'upgrade, keep-alive', 'close', '').map((v) => `Connection: ${v}`),
+      fc
+        .constantFrom('dGhlIHNhbXBsZSBub25jZQ==', '', 'short', 'x'.repeat(300), '%%%%')
+        .map((v) => `Sec-WebSocket-Key: ${v}`),
+      fc.constantFrom('13', '8', '99', '', 'x', '13, 13').map((v) => `Sec-WebSocket-Version: ${v}`),
+      fc.constantFrom('chat', '', ',,', 'a b').map((v) => `Sec-WebSocket-Protocol: ${v}`),
+      fc
+        .constantFrom('permessage-deflate', 'permessage-deflate; client_max_window_bits=99', 'x; y=', ';;')
+        .map((v) => `Sec-WebSocket-Extensions: ${v}`),
+      fc.constantFrom('http://evil.example', 'null', '', '\u00e9').map((v) => `Origin: ${v}`),
+    );
+    const valid = [
+      'Upgrade: websocket',
+      'Connection: Upgrade',
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+      'Sec-WebSocket-Version: 13',
+    ];
+    const path = fc.oneof(
+      { weight: 3, arbitrary: fc.constant('/v1/ws') },
+      fc.constantFrom(
+        '/v1/ws/',
+        '/v1/WS',
+        '/v1/ws?token=x',
+        '/v1/ws?token=&token=',
+        '/v1//ws',
+        '/v1/ws#x',
+        '/%',
+        '//x',
+        '/v1/ws?%zz',
+      ),
+      fc.string({ unit: 'grapheme-ascii', maxLength: 20 }).map((q) => `/v1/ws?${encodeURIComponent(q)}=1`),
+    );
+    await fuzz(
+      'WS upgrade requests',
+      fc.tuple(
+        path,
+        fc.oneof({ weight: 2, arbitrary: fc.constant(valid) }, fc.subarray(valid)),
+        fc.array(header, { maxLength: 3 }),
+        fc.constantFrom('GET', 'POST', 'HEAD'),
+      ),
+      async ([p, kept, extra, method]) => {
+        const head = [`${method} ${p} HTTP/1.1`, 'Host: 127.0.0.1', ...kept, ...extra].join('\r\n');
+        const answer = await rawRequest(gw.port, `${head}\r\n\r\n`);
+        assertNot5xx(head, answer);
+      },
+      150,
+    );
   }, 90_000);
 });

@@ -146,6 +146,7 @@ export function rawRequest(
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
+    const headOnly = Buffer.from(request).subarray(0, 5).toString('latin1') === 'HEAD ';
     let done = false;
     const finish = (err?: Error) => {
       if (done) return;
@@ -156,7 +157,7 @@ export function rawRequest(
       // Interim answers (100 Continue) come before the real one.
       const text = Buffer.concat(chunks)
         .toString('latin1')
-        .replace(/^(HTTP\/1\.[01] 1\d\d[^]*?\r\n\r\n)+/, '');
+        .replace(/^(HTTP\/1\.[01] 1(?!01)\d\d[^]*?\r\n\r\n)+/, '');
       const end = text.indexOf('\r\n\r\n');
       const head = end === -1 ? text : text.slice(0, end);
       const status = /^HTTP\/1\.[01] (\d{3})/.exec(head);
@@ -168,13 +169,20 @@ export function rawRequest(
     );
     socket.on('data', (d: Buffer) => {
       chunks.push(d);
-      const text = Buffer.concat(chunks).toString('latin1');
+      const text = Buffer.concat(chunks)
+        .toString('latin1')
+        .replace(/^(HTTP\/1\.[01] 1(?!01)\d\d[^]*?\r\n\r\n)+/, '');
+      const end = text.indexOf('\r\n\r\n');
+      if (end === -1) return;
+      const head = text.slice(0, end);
       // A stream or an accepted WebSocket upgrade never ends by itself: its head is the answer.
-      if (
-        /\r\n\r\n/.test(text) &&
-        (/content-type: text\/event-stream/i.test(text) || /^HTTP\/1\.1 101/.test(text))
-      )
-        finish();
+      if (/content-type: text\/event-stream/i.test(head) || /^HTTP\/1\.1 101/.test(head)) return finish();
+      // Answers without a body.
+      if (headOnly || /^HTTP\/1\.[01] (204|304)/.test(head)) return finish();
+      // A whole answer on a kept-alive connection: no need to wait for the close.
+      const length = /\r\ncontent-length: *(\d+)/i.exec(head);
+      if (length && Buffer.byteLength(text.slice(end + 4), 'latin1') >= Number(length[1])) finish();
+      else if (/\r\ntransfer-encoding: *chunked/i.test(head) && text.endsWith('\r\n0\r\n\r\n')) finish();
     });
     socket.on('error', () => finish());
     socket.on('close', () => finish());
