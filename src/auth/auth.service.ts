@@ -13,6 +13,7 @@ import { type AppConfig, InjectConfig } from '../infra/config/app-config.js';
 import { AppError } from '../infra/errors/app-error.js';
 import { principalFromClaims } from './claims.js';
 import { OPEN_ACCESS, type Principal } from './principal.js';
+import { VerifiedTokens } from './verified-tokens.js';
 
 /** Each key type verifies only its own algorithms: no `none`, no HS256 "signed" with a public key. */
 const HMAC_ALGS = ['HS256'];
@@ -38,6 +39,7 @@ export class AuthService implements OnModuleInit {
   private readonly hmacKeys: Promise<webcrypto.CryptoKey[]>;
   private readonly jwks?: JWTVerifyGetKey;
   private readonly options: JWTVerifyOptions;
+  private readonly verified = new VerifiedTokens();
 
   constructor(@InjectConfig() private readonly config: AppConfig) {
     this.open = config.AUTH_MODE === 'open';
@@ -88,7 +90,12 @@ export class AuthService implements OnModuleInit {
         'a token is required (Authorization: Bearer <token>, or ?token=<token> where headers cannot be set)',
       );
     }
-    return principalFromClaims(await this.verify(token));
+    const key = VerifiedTokens.key(token);
+    const known = this.verified.get(key);
+    if (known) return known;
+    const principal = principalFromClaims(await this.verify(token));
+    this.verified.set(key, principal);
+    return principal;
   }
 
   private async verify(token: string): Promise<JWTPayload> {
