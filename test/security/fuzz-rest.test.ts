@@ -95,7 +95,7 @@ describe('REST fuzzing (open mode)', () => {
           );
           assertNot5xx(`POST ${channel} ${show(body)}`, answer);
         },
-        300,
+        250,
       );
       await assertServes(api);
     },
@@ -264,7 +264,7 @@ describe('REST fuzzing (open mode)', () => {
           answer ??= await pending;
           assertNot5xx(`GET ${show(path)}`, answer);
         },
-        300,
+        200,
       );
       await assertServes(api);
     },
@@ -428,7 +428,7 @@ describe('REST fuzzing (open mode)', () => {
           if (cl === 'long' && answer.status === 0) return tally('no answer (body cut short)');
           assertNot5xx(`${show(head)}${show(body)}`, answer);
         },
-        250,
+        200,
       );
       await assertServes(api);
     },
