@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -55,9 +55,9 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
 }
 
 /**
- * Requests Node's HTTP parser refuses (headers over 16 KiB, bad syntax) never
- * reach Nest; Node's default answer has no body. Answer them in the common
- * error shape instead.
+ * Requests Node's HTTP parser refuses (headers over 16 KiB, bad syntax), and
+ * CONNECT, never reach Nest; Node's default answer has no body, or is no
+ * answer at all. Answer them in the common error shape instead.
  */
 function answerMalformedRequests(server: Server): void {
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
@@ -76,6 +76,12 @@ function answerMalformedRequests(server: Server): void {
           ? [408, 'Request Timeout', 'request not received in time']
           : [400, 'Bad Request', 'malformed HTTP request'];
     socket.end(rawHttpError(status, error, message));
+  });
+  // Node hands CONNECT to 'connect' listeners only and, with none, drops the
+  // connection without a word; Squall proxies nothing, so say so.
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+    socket.on('error', () => socket.destroy());
+    socket.end(rawHttpError(405, 'Method Not Allowed', 'CONNECT is not supported'));
   });
 }
 

@@ -1,3 +1,4 @@
+import { rawRequest } from '../support/fuzz.js';
 import { get, post, uniqueChannel } from '../support/http.js';
 import { type Instance, startInstance, stopAllInstances } from '../support/instance.js';
 import { waitForMetric } from '../support/metrics.js';
@@ -224,6 +225,16 @@ describe('REST contract errors', () => {
     const res = await fetch(`${api.url}/v1/channels/x`, { headers: { 'x-big': 'y'.repeat(20_000) } });
     expect(res.status).toBe(431);
     expect(await res.json()).toEqual(errorBody(431, /exceed/));
+  });
+
+  it('answers CONNECT with 405 in the error shape rather than dropping the connection', async () => {
+    // Found by test/security/fuzz-rest.test.ts: Node closes a CONNECT no listener takes without an answer.
+    const answer = await rawRequest(
+      api.port,
+      `CONNECT /v1/channels/${ch()}/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n{}`,
+    );
+    expect(answer.status).toBe(405);
+    expect(JSON.parse(answer.body)).toEqual(errorBody(405, /CONNECT is not supported/));
   });
 
   it('a channel never written has lastSeq 0, and history pages with lastSeq and hasMore', async () => {
