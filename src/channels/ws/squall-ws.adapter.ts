@@ -6,6 +6,8 @@ import type { MessageMappingProperties } from '@nestjs/websockets';
 import { type Observable, isObservable, lastValueFrom } from 'rxjs';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { rawHttpError } from '../../infra/http/raw-http-error.js';
+import { INSTANCE_HEADER } from '../../infra/http/instance-header.js';
+import { Lifecycle } from '../../infra/lifecycle/lifecycle.js';
 import type { AppConfig } from '../../infra/config/config.schema.js';
 import { FrameQueue } from './frame-queue.js';
 import { connIdOf } from './ws-connection.js';
@@ -24,12 +26,14 @@ type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => v
 export class SquallWsAdapter extends WsAdapter {
   private readonly log = new Logger('WsAdapter');
   private upgradesGuarded = false;
+  private readonly lifecycle: Lifecycle;
 
   constructor(
     app: INestApplicationContext,
     private readonly config: AppConfig,
   ) {
     super(app);
+    this.lifecycle = app.get(Lifecycle);
   }
 
   /** Several times MAX_MESSAGE_BYTES, so a too-large `publish` still gets a polite payload_too_large. */
@@ -39,6 +43,10 @@ export class SquallWsAdapter extends WsAdapter {
 
   override create(port: number, options: Record<string, unknown> = {}) {
     const server = super.create(port, { ...options, maxPayload: this.maxPayload, perMessageDeflate: false });
+    // The handshake's 101 names the instance too, as every HTTP answer does.
+    (server as WebSocketServer).on('headers', (headers: string[]) =>
+      headers.push(`${INSTANCE_HEADER}: ${this.config.INSTANCE_ID}`),
+    );
     this.answerUnknownUpgradePaths();
     return server;
   }
@@ -58,11 +66,23 @@ export class SquallWsAdapter extends WsAdapter {
       // Node takes its own error listener off an upgraded socket; without one a
       // client reset while we answer would be an uncaught exception.
       socket.on('error', () => socket.destroy());
+      const answer = (status: number, error: string, message: string, headers: Record<string, string> = {}) =>
+        socket.end(
+          rawHttpError(status, error, message, { ...headers, [INSTANCE_HEADER]: this.config.INSTANCE_ID }),
+        );
+      // Draining: the listening socket is closed, but a balancer's kept-alive
+      // connection can still carry an upgrade here. A 503 before the handshake
+      // lets nginx try the next instance (proxy_next_upstream http_503 on
+      // /v1/ws) instead of the client being accepted and closed with 1001.
+      if (this.lifecycle.shuttingDown) {
+        answer(503, 'Service Unavailable', 'server shutting down; reconnect', { 'Retry-After': '1' });
+        return;
+      }
       let path: string;
       try {
         path = new URL(req.url ?? '/', 'ws://localhost').pathname;
       } catch {
-        socket.end(rawHttpError(400, 'Bad Request', 'malformed request URL'));
+        answer(400, 'Bad Request', 'malformed request URL');
         return;
       }
       const served = [...this.wsServersRegistry.values()]
@@ -72,7 +92,7 @@ export class SquallWsAdapter extends WsAdapter {
         for (const listener of listeners) listener.call(server, req, socket, head);
         return;
       }
-      socket.end(rawHttpError(404, 'Not Found', `no WebSocket endpoint at ${path}`));
+      answer(404, 'Not Found', `no WebSocket endpoint at ${path}`);
     });
   }
 

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { hostname } from 'node:os';
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import type { AppConfig } from '../config/config.schema.js';
@@ -27,7 +26,7 @@ export class LoggingModule {
           pinoHttp: {
             level: config.LOG_LEVEL,
             // Which instance wrote a line, when many write to one place.
-            base: { instance: `${hostname()}:${process.pid}` },
+            base: { instance: config.INSTANCE_ID, pid: process.pid },
             transport: pretty
               ? { target: 'pino-pretty', options: { singleLine: true, translateTime: 'SYS:HH:MM:ss.l' } }
               : undefined,
