@@ -4,13 +4,13 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../src/dev/free-port.js';
+import { freePort } from '../../dev/free-port.js';
 import { TEST_JOBS } from '../support/instance.js';
 import { waitFor } from '../support/wait-for.js';
 
-const START = join(process.cwd(), 'dist', 'dev', 'start.js');
+const START = join(process.cwd(), 'dist-dev', 'start.js');
 const cwd = mkdtempSync(join(tmpdir(), 'squall-dev-'));
-// `npm start` is `npm run build && exec node dist/dev/start.js`. The same
+// `npm start` is `npm run build && npm run build:dev && exec node dist-dev/start.js`. The same
 // script minus the build, so the tests run npm itself (which passes a Ctrl-C
 // on to the service) without rebuilding dist/ under the other tests' feet.
 writeFileSync(
@@ -75,7 +75,7 @@ interface DevStack {
 }
 
 /**
- * Spawns the dev stack (`node dist/dev/start.js`, or through `npm start`)
+ * Spawns the dev stack (`node dist-dev/start.js`, or through `npm start`)
  * with only PATH (no DATABASE_URL or REDIS_URL, as on a fresh machine) and
  * waits until it is ready. `detached`: it leads a process group of its own,
  * as a terminal's foreground job does.

@@ -2,8 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { freePort } from '../../src/dev/free-port.js';
-import { ensureCommand } from '../../src/dev/system-command.js';
+import { freePort } from '../../dev/free-port.js';
+import { ensureCommand } from '../../dev/system-command.js';
 import { waitFor } from './wait-for.js';
 
 export interface Nginx {
