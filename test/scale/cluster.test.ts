@@ -4,15 +4,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../src/dev/free-port.js';
+import { freePort } from '../../dev/free-port.js';
 import { post, uniqueChannel } from '../support/http.js';
 import { alive, processTree } from '../support/processes.js';
 import { waitFor } from '../support/wait-for.js';
 import { TestClient } from '../support/ws-client.js';
 
-const CLUSTER = join(process.cwd(), 'dist', 'dev', 'cluster.js');
+const CLUSTER = join(process.cwd(), 'dist-dev', 'cluster.js');
 const cwd = mkdtempSync(join(tmpdir(), 'squall-cluster-'));
-// `npm run cluster` is `npm run build && exec node dist/dev/cluster.js`. The
+// `npm run cluster` is `npm run build && npm run build:dev && exec node dist-dev/cluster.js`. The
 // same script minus the build (no rebuilding dist/ under the other tests'
 // feet), run through npm itself, which passes a Ctrl-C on once more.
 writeFileSync(

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
-import { NGINX_TEMPLATE, nginxBodyLimit, renderTemplate, templateVariables } from '../../src/dev/nginx.js';
+import { NGINX_TEMPLATE, nginxBodyLimit, renderTemplate, templateVariables } from '../../dev/nginx.js';
 
 const template = readFileSync(NGINX_TEMPLATE, 'utf8');
 const compose = readFileSync('docker/compose.yml', 'utf8');

@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { freePort } from '../../src/dev/free-port.js';
-import { startNginx as runNginx } from '../../src/dev/nginx.js';
+import { freePort } from '../../dev/free-port.js';
+import { startNginx as runNginx } from '../../dev/nginx.js';
 
 export interface Nginx {
   url: string;

@@ -14,15 +14,22 @@ import { constants } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { configSchema } from '../infra/config/config.schema.js';
-import { REPEATED_SIGNAL_MS } from '../infra/lifecycle/repeated-signal.js';
+import type * as ConfigSchema from '../src/infra/config/config.schema.js';
+import type * as RepeatedSignal from '../src/infra/lifecycle/repeated-signal.js';
 import { freePort } from './free-port.js';
 import { type NginxHandle, ensureNginx, startNginx } from './nginx.js';
 import type { PostgresHandle } from './postgres.js';
 import type { RedisHandle } from './redis-server.js';
 import { type ServerProcess, spawnServer } from './server-process.js';
 
-const MAIN = fileURLToPath(new URL('../main.js', import.meta.url));
+// The service is the production build, dist/ (`npm run cluster` builds it
+// first); paths relative to this file both as dev/cluster.ts and built as
+// dist-dev/cluster.js (see start.ts).
+const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+const CONFIG = '../dist/infra/config/config.schema.js';
+const SIGNALS = '../dist/infra/lifecycle/repeated-signal.js';
+const { configSchema } = (await import(CONFIG)) as typeof ConfigSchema;
+const { REPEATED_SIGNAL_MS } = (await import(SIGNALS)) as typeof RepeatedSignal;
 const DIR = resolve('.squall/cluster');
 const USAGE = `usage: npm run cluster -- [--instances N] [--workers M] [--port P]
   --instances N  api,gateway instances behind nginx (default 2, at most 16)

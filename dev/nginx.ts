@@ -1,13 +1,18 @@
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { jsonBodyLimit } from '../infra/http/body-limit.js';
+import type * as BodyLimit from '../src/infra/http/body-limit.js';
 import { freePort } from './free-port.js';
 import { type ServerProcess, spawnServer } from './server-process.js';
 import { ensureCommand } from './system-command.js';
 
+// The service's own rule, from its build (see start.ts): the path is relative
+// to this file both as dev/nginx.ts and built as dist-dev/nginx.js.
+const BODY_LIMIT = '../dist/infra/http/body-limit.js';
+const { jsonBodyLimit } = (await import(BODY_LIMIT)) as typeof BodyLimit;
+
 /** docker/nginx.conf: the template every topology renders (compose, `npm run cluster`, the tests). */
-export const NGINX_TEMPLATE = fileURLToPath(new URL('../../docker/nginx.conf', import.meta.url));
+export const NGINX_TEMPLATE = fileURLToPath(new URL('../docker/nginx.conf', import.meta.url));
 
 /** What compose gives each instance in the upstream: three failures in 10 s take it out for 10 s. */
 export const UPSTREAM_SERVER_OPTIONS = 'max_fails=3 fail_timeout=10s';
