@@ -6,7 +6,7 @@ import { type Nginx, startNginx } from '../support/nginx.js';
 import { waitFor } from '../support/wait-for.js';
 import { range } from '../support/ws-client.js';
 
-const CLIENTS = Number(process.env.ROLL_CLIENTS ?? 200);
+const CLIENTS = 200;
 const INSTANCES = 3;
 // A restarted instance that nginx marked failed (its drain refused connections)
 // is tried again after fail_timeout; 2 s keeps the test short.
