@@ -3,7 +3,7 @@ import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'client/dist/', 'node_modules/', '.squall/', 'coverage/'] },
+  { ignores: ['dist/', 'dist-dev/', 'client/dist/', 'node_modules/', '.squall/', 'coverage/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   prettier,

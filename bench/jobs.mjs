@@ -4,7 +4,7 @@
  * Jobs end to end against bare BullMQ, in the same run on the same machine,
  * plus the cost per job (Postgres statements, Redis commands).
  *
- *   npm run build && node bench/jobs.mjs [--jobs=3000] [--clients=32] [--steps=10]
+ *   npm run build && npm run build:dev && node bench/jobs.mjs [--jobs=3000] [--clients=32] [--steps=10]
  *
  * - bare: BullMQ `Queue.add` from `clients` concurrent loops, one `Worker`
  *   (concurrency 10, as WORKER_CONCURRENCY) whose processor does nothing.

@@ -10,6 +10,10 @@ import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import { rawHttpError } from './infra/http/raw-http-error.js';
 import { securityHeaders } from './infra/http/security-headers.js';
+import { jsonBodyLimit } from './infra/http/body-limit.js';
+import { INSTANCE_HEADER, instanceHeader } from './infra/http/instance-header.js';
+import { stopAcceptingOn } from './infra/lifecycle/stop-accepting.js';
+import { REPEATED_SIGNAL_MS } from './infra/lifecycle/repeated-signal.js';
 import { StrictQueryInterceptor } from './infra/http/strict-query.interceptor.js';
 import { SquallWsAdapter } from './channels/ws/squall-ws.adapter.js';
 import { setupOpenApi } from './docs/openapi.js';
@@ -29,6 +33,7 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   );
   app.useLogger(app.get(Logger));
   app.disable('x-powered-by');
+  app.use(instanceHeader(config.INSTANCE_ID));
   app.use(securityHeaders());
   app.use(httpMetrics(app.get(METRICS_REGISTRY)));
   // Behind the load balancer, the client address (rate limits, logs) comes from X-Forwarded-For.
@@ -43,14 +48,14 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
       maxAge: 600,
     });
   }
-  // The envelope around `data` (channel, idempotencyKey...) needs some room
-  // beyond MAX_MESSAGE_BYTES; the exact data limit is checked by the handler.
-  app.useBodyParser('json', { limit: config.MAX_MESSAGE_BYTES * 2 + 16 * 1024 });
+  app.useBodyParser('json', { limit: jsonBodyLimit(config.MAX_MESSAGE_BYTES) });
   app.useGlobalInterceptors(new StrictQueryInterceptor());
   if (hasRole(config, 'gateway')) app.useWebSocketAdapter(new SquallWsAdapter(app, config));
   if (hasRole(config, 'api')) setupOpenApi(app);
+  const server = app.getHttpServer() as Server;
+  app.get(Lifecycle).onStopAccepting(stopAcceptingOn(server));
   await app.listen(config.PORT, config.HOST);
-  answerMalformedRequests(app.getHttpServer() as Server);
+  answerMalformedRequests(server, config.INSTANCE_ID);
   return app;
 }
 
@@ -59,7 +64,7 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
  * CONNECT, never reach Nest; Node's default answer has no body, or is no
  * answer at all. Answer them in the common error shape instead.
  */
-function answerMalformedRequests(server: Server): void {
+function answerMalformedRequests(server: Server, instanceId: string): void {
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     // As Node's own handler: no answer on a dead socket, nor in the middle of
     // a response already under way (a pipelined request behind a stream).
@@ -75,7 +80,7 @@ function answerMalformedRequests(server: Server): void {
         : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
           ? [408, 'Request Timeout', 'request not received in time']
           : [400, 'Bad Request', 'malformed HTTP request'];
-    socket.end(rawHttpError(status, error, message));
+    socket.end(rawHttpError(status, error, message, { [INSTANCE_HEADER]: instanceId }));
   });
   // Node hands CONNECT to 'connect' listeners only and, with none, drops the
   // connection without a word; Squall proxies nothing, so say so.
@@ -85,8 +90,7 @@ function answerMalformedRequests(server: Server): void {
   });
 }
 
-/** How long the same signal again counts as the first one delivered twice (see runMain). */
-export const REPEATED_SIGNAL_MS = 1000;
+export { REPEATED_SIGNAL_MS };
 
 export interface RunOptions {
   /** Runs after the app has closed, before the process exits (the dev stack stops here). */
@@ -157,7 +161,8 @@ export async function runMain(env: NodeJS.ProcessEnv, options: RunOptions = {}):
       process.exit(1);
     }, config.SHUTDOWN_TIMEOUT_MS + 5000);
     backstop.unref();
-    app.get(Lifecycle).shuttingDown = true;
+    // Closes the listening socket, then fails readiness; the 1001s follow in app.close().
+    app.get(Lifecycle).beginShutdown();
     // Requests still open when the budget is spent (a client that stopped
     // reading, say) would hold the HTTP server's close forever: cut them.
     const force = setTimeout(() => {

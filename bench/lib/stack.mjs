@@ -20,7 +20,8 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
  * running instances. It sits inside the repo so node_modules still resolve.
  */
 export const DIST = join(ROOT, '.squall', 'bench-dist');
-const dist = (p) => pathToFileURL(join(DIST, p)).href;
+/** The dev stack (embedded Postgres, redis-server), built by `npm run build:dev`; loaded once, at start. */
+const devStack = (p) => pathToFileURL(join(ROOT, 'dist-dev', p)).href;
 
 export async function snapshotDist(log = () => {}) {
   const src = join(ROOT, 'dist');
@@ -57,13 +58,13 @@ export async function snapshotDist(log = () => {}) {
   }
   rmSync(DIST, { recursive: true, force: true });
   cpSync(src, DIST, { recursive: true });
-  if (!existsSync(join(DIST, 'main.js')) || !existsSync(join(DIST, 'dev', 'redis-server.js'))) {
+  if (!existsSync(join(DIST, 'main.js'))) {
     throw new Error('dist/ changed while it was being copied (a build running?): try again');
   }
 }
 
 export async function freePort() {
-  const { freePort: fp } = await import(dist('dev/free-port.js'));
+  const { freePort: fp } = await import(devStack('free-port.js'));
   return fp('127.0.0.1');
 }
 
@@ -74,7 +75,7 @@ export async function startInfra(log) {
   let redis;
   const pgDir = join(ROOT, '.squall', 'bench-pg');
   if (!infra.databaseUrl) {
-    const { startPostgres } = await import(dist('dev/postgres.js'));
+    const { startPostgres } = await import(devStack('postgres.js'));
     log('DATABASE_URL not set: starting embedded Postgres in .squall/bench-pg');
     // If the bench dies without running its cleanup, the postmaster is stopped by PID.
     onExitSync(() => {
@@ -91,7 +92,7 @@ export async function startInfra(log) {
     log('using DATABASE_URL from the environment');
   }
   if (!infra.redisUrl) {
-    const { startRedis } = await import(dist('dev/redis-server.js'));
+    const { startRedis } = await import(devStack('redis-server.js'));
     log('REDIS_URL not set: starting redis-server');
     redis = await startRedis({ dir: join(ROOT, '.squall'), log });
     track(redis.process, 'redis-server');

@@ -1,4 +1,4 @@
-import { type RedisHandle, startRedis } from '../../src/dev/redis-server.js';
+import { type RedisHandle, startRedis } from '../../dev/redis-server.js';
 import { post, uniqueChannel } from '../support/http.js';
 import { type Instance, startInstance, stopAllInstances } from '../support/instance.js';
 import { SseClient } from '../support/sse-client.js';

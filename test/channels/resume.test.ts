@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { query } from '../support/database.js';
 import { get, post, uniqueChannel } from '../support/http.js';
 import { type Instance, startInstance, stopAllInstances } from '../support/instance.js';
@@ -150,11 +151,16 @@ describe('resume', () => {
     const client = await TestClient.connect(b.wsUrl);
     closers.push(() => client.close());
     const reply = await client.subscribe(channel, 2);
-    expect(reply.data).toEqual({ channel, lastSeq: 10, truncated: true });
+    expect(reply.data).toEqual({
+      channel,
+      lastSeq: 10,
+      truncated: true,
+      instance: `${hostname()}:${b.port}`,
+    });
     expect(seqs(await client.waitForMessages(channel, 5))).toEqual(range(6, 10));
 
     const inWindow = await client.request('subscribe', { channel, after: 7 });
-    expect(inWindow.data).toEqual({ channel, lastSeq: 10 });
+    expect(inWindow.data).toEqual({ channel, lastSeq: 10, instance: `${hostname()}:${b.port}` });
 
     const sse = await SseClient.open(`${a.url}/v1/channels/${channel}/stream?after=0`);
     closers.push(() => sse.close());

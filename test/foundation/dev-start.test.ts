@@ -1,16 +1,17 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../src/dev/free-port.js';
+import { freePort } from '../../dev/free-port.js';
 import { TEST_JOBS } from '../support/instance.js';
+import { alive, processTree } from '../support/processes.js';
 import { waitFor } from '../support/wait-for.js';
 
-const START = join(process.cwd(), 'dist', 'dev', 'start.js');
+const START = join(process.cwd(), 'dist-dev', 'start.js');
 const cwd = mkdtempSync(join(tmpdir(), 'squall-dev-'));
-// `npm start` is `npm run build && exec node dist/dev/start.js`. The same
+// `npm start` is `npm run build && npm run build:dev && exec node dist-dev/start.js`. The same
 // script minus the build, so the tests run npm itself (which passes a Ctrl-C
 // on to the service) without rebuilding dist/ under the other tests' feet.
 writeFileSync(
@@ -26,41 +27,6 @@ const listening = (port: number) =>
     socket.once('error', () => resolve(false));
   });
 
-/** Every process under `root`, read from /proc: the service, the postmaster and its children, redis-server. */
-function processTree(root: number): { pid: number; comm: string }[] {
-  const procs = readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name))
-    .flatMap((name) => {
-      try {
-        const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-        // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
-        const close = stat.lastIndexOf(')');
-        const [, ppid] = stat.slice(close + 2).split(' ');
-        return [{ pid: Number(name), ppid: Number(ppid), comm: stat.slice(stat.indexOf('(') + 1, close) }];
-      } catch {
-        return []; // gone meanwhile
-      }
-    });
-  const tree = new Set([root]);
-  for (let grew = true; grew;) {
-    grew = false;
-    for (const p of procs) {
-      if (!tree.has(p.pid) && tree.has(p.ppid)) grew = tree.add(p.pid).size > 0;
-    }
-  }
-  return procs.filter((p) => tree.has(p.pid) && p.pid !== root);
-}
-
-/** Running (a zombie has finished: it only waits for its new parent to reap it). */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
 interface DevStack {
   child: ChildProcess;
   stdout(): string;
@@ -75,7 +41,7 @@ interface DevStack {
 }
 
 /**
- * Spawns the dev stack (`node dist/dev/start.js`, or through `npm start`)
+ * Spawns the dev stack (`node dist-dev/start.js`, or through `npm start`)
  * with only PATH (no DATABASE_URL or REDIS_URL, as on a fresh machine) and
  * waits until it is ready. `detached`: it leads a process group of its own,
  * as a terminal's foreground job does.

@@ -1,5 +1,5 @@
 import { rmSync } from 'node:fs';
-import { type PostgresHandle, startPostgres } from '../../src/dev/postgres.js';
+import { type PostgresHandle, startPostgres } from '../../dev/postgres.js';
 import { get, post, uniqueChannel } from '../support/http.js';
 import { startInstance, stopAllInstances } from '../support/instance.js';
 import { TestClient } from '../support/ws-client.js';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { type RedisHandle, startRedis } from '../../src/dev/redis-server.js';
+import { type RedisHandle, startRedis } from '../../dev/redis-server.js';
 import { query } from '../support/database.js';
 import { type Instance, stopAllInstances } from '../support/instance.js';
 import { JobWatcher, history, isolatedEnv, startApi, startWorker, submit } from '../support/jobs.js';

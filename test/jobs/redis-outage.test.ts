@@ -1,4 +1,4 @@
-import { type RedisHandle, startRedis } from '../../src/dev/redis-server.js';
+import { type RedisHandle, startRedis } from '../../dev/redis-server.js';
 import { get, post } from '../support/http.js';
 import { type Instance, stopAllInstances } from '../support/instance.js';
 import { waitFor } from '../support/wait-for.js';

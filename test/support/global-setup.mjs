@@ -7,8 +7,8 @@ import { rmSync } from 'node:fs';
 import { constants } from 'node:os';
 // Jest loads global setup outside its ESM pipeline, so this uses the build
 // (`npm test` builds first; integration tests spawn dist/main.js anyway).
-import { startPostgres } from '../../dist/dev/postgres.js';
-import { startRedis } from '../../dist/dev/redis-server.js';
+import { startPostgres } from '../../dist-dev/postgres.js';
+import { startRedis } from '../../dist-dev/redis-server.js';
 
 export default async function globalSetup() {
   const stack = [];

@@ -188,11 +188,13 @@ export class ChannelsGateway
     }
     if (existing) this.channels.unsubscribe(existing);
     conn.subscriptions.set(channel, result);
+    // `instance`: which instance holds this subscription (behind a balancer, where a reconnect landed).
+    const instance = this.config.INSTANCE_ID;
     conn.reply(
       'subscribed',
       result.truncated
-        ? { channel, lastSeq: result.lastSeq, truncated: true }
-        : { channel, lastSeq: result.lastSeq },
+        ? { channel, lastSeq: result.lastSeq, truncated: true, instance }
+        : { channel, lastSeq: result.lastSeq, instance },
       refOf(data),
     );
     // History replay continues in the background; later frames are not held up.

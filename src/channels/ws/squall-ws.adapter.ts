@@ -8,6 +8,8 @@ import type { WebSocket, WebSocketServer } from 'ws';
 import { AuthService } from '../../auth/auth.service.js';
 import { readToken } from '../../auth/request-token.js';
 import { rawHttpError } from '../../infra/http/raw-http-error.js';
+import { INSTANCE_HEADER } from '../../infra/http/instance-header.js';
+import { Lifecycle } from '../../infra/lifecycle/lifecycle.js';
 import type { AppConfig } from '../../infra/config/config.schema.js';
 import { WsConnectionLimits } from '../../limits/ws-connection-limits.js';
 import { FrameQueue } from './frame-queue.js';
@@ -33,6 +35,7 @@ export class SquallWsAdapter extends WsAdapter {
   private readonly connectionLimits: WsConnectionLimits;
   private readonly originAllowed: (origin: string | undefined) => boolean;
   private auth?: AuthService;
+  private readonly lifecycle: Lifecycle;
 
   constructor(
     private readonly app: INestApplicationContext,
@@ -46,6 +49,7 @@ export class SquallWsAdapter extends WsAdapter {
         "WS_ALLOWED_ORIGINS is empty: a page on any site may open WebSockets to /v1/ws; list your front-ends' origins",
       );
     }
+    this.lifecycle = app.get(Lifecycle);
   }
 
   /** Several times MAX_MESSAGE_BYTES, so a too-large `publish` still gets a polite payload_too_large. */
@@ -55,6 +59,10 @@ export class SquallWsAdapter extends WsAdapter {
 
   override create(port: number, options: Record<string, unknown> = {}) {
     const server = super.create(port, { ...options, maxPayload: this.maxPayload, perMessageDeflate: false });
+    // The handshake's 101 names the instance too, as every HTTP answer does.
+    (server as WebSocketServer).on('headers', (headers: string[]) =>
+      headers.push(`${INSTANCE_HEADER}: ${this.config.INSTANCE_ID}`),
+    );
     this.answerUnknownUpgradePaths();
     return server;
   }
@@ -71,23 +79,34 @@ export class SquallWsAdapter extends WsAdapter {
     this.upgradesGuarded = true;
     const listeners = server.listeners('upgrade') as UpgradeListener[];
     server.removeAllListeners('upgrade');
-    server.on('upgrade', async (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       // Node takes its own error listener off an upgraded socket; without one a
       // client reset while we answer would be an uncaught exception.
       socket.on('error', () => socket.destroy());
-      let url: URL;
-      try {
-        url = new URL(req.url ?? '/', 'ws://localhost');
-      } catch {
-        socket.end(rawHttpError(400, 'Bad Request', 'malformed request URL'));
+      const answer = (status: number, error: string, message: string, headers: Record<string, string> = {}) =>
+        socket.end(
+          rawHttpError(status, error, message, { ...headers, [INSTANCE_HEADER]: this.config.INSTANCE_ID }),
+        );
+      // Draining: the listening socket is closed, but a balancer's kept-alive
+      // connection can still carry an upgrade here. A 503 before the handshake
+      // lets nginx try the next instance (proxy_next_upstream http_503 on
+      // /v1/ws) instead of the client being accepted and closed with 1001.
+      if (this.lifecycle.shuttingDown) {
+        answer(503, 'Service Unavailable', 'server shutting down; reconnect', { 'Retry-After': '1' });
         return;
       }
-      const path = url.pathname;
+      let path: string;
+      try {
+        path = new URL(req.url ?? '/', 'ws://localhost').pathname;
+      } catch {
+        answer(400, 'Bad Request', 'malformed request URL');
+        return;
+      }
       const served = [...this.wsServersRegistry.values()]
         .flat()
         .some((ws: { path?: string }) => ws.path === path);
       if (!served) {
-        socket.end(rawHttpError(404, 'Not Found', `no WebSocket endpoint at ${path}`));
+        answer(404, 'Not Found', `no WebSocket endpoint at ${path}`);
         return;
       }
       void this.admit(req).then(async (refusal) => {
@@ -95,9 +114,12 @@ export class SquallWsAdapter extends WsAdapter {
         if (socket.destroyed) return;
         if (refusal) {
           // As on HTTP: a 401 names the scheme it wants.
-          const headers: Record<string, string> =
-            refusal.status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {};
-          socket.end(rawHttpError(refusal.status, refusal.reason, refusal.message, headers));
+          answer(
+            refusal.status,
+            refusal.reason,
+            refusal.message,
+            refusal.status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {},
+          );
           return;
         }
         // Connection caps (per client, per address) answer 429 before the upgrade is accepted.

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { ConfigError, parseConfig } from './config.schema.js';
 
 const base = { DATABASE_URL: 'postgres://u:p@localhost:5432/db', REDIS_URL: 'redis://localhost:6379' };
@@ -9,6 +10,11 @@ describe('parseConfig', () => {
     expect(c.ROLE).toEqual(['api', 'gateway', 'worker']);
     expect(c.MAX_MESSAGE_BYTES).toBe(65536);
     expect(c.WS_PING_INTERVAL_MS).toBe(25000);
+  });
+
+  it('names the instance hostname:PORT unless INSTANCE_ID is set', () => {
+    expect(parseConfig({ ...base, PORT: '4100' }).INSTANCE_ID).toBe(`${hostname()}:4100`);
+    expect(parseConfig({ ...base, INSTANCE_ID: ' api-2 ' }).INSTANCE_ID).toBe('api-2');
   });
 
   it('parses a role list, trimming and de-duplicating', () => {
@@ -24,6 +30,7 @@ describe('parseConfig', () => {
     ['REDIS_URL', 'nope', /REDIS_URL must be a redis: or rediss:\/\/ URL/],
     ['MAX_MESSAGE_BYTES', '-1', /MAX_MESSAGE_BYTES must be an integer/],
     ['LOG_LEVEL', 'loud', /LOG_LEVEL/],
+    ['INSTANCE_ID', 'a b', /INSTANCE_ID must be 1 to 128 of/],
   ])('rejects %s=%s with a one-line message naming it', (name, value, pattern) => {
     let error: unknown;
     try {

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { z } from 'zod';
 
 export const ROLES = ['api', 'gateway', 'worker'] as const;
@@ -75,10 +76,16 @@ const SECRET_VARIABLES = new Set(['AUTH_JWT_SECRET', 'METRICS_TOKEN']);
  * Every setting the process reads, with its default. Environment variables are
  * strings, so each entry parses a string; an unset variable takes the default.
  */
-const fields = z.object({
+export const configFields = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   HOST: z.string().trim().min(1).default('0.0.0.0'),
   PORT: int(1, 65535).default(3000),
+  /** Names this instance in the X-Squall-Instance header, the WebSocket `subscribed` reply and log lines; default hostname:PORT. */
+  INSTANCE_ID: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_.:@-]{1,128}$/, 'must be 1 to 128 of A-Z a-z 0-9 _ . : @ -')
+    .optional(),
   ROLE: roles.default([...ROLES]),
   DATABASE_URL: url(['postgres:', 'postgresql:']),
   DATABASE_POOL_SIZE: int(2, 500).default(20),
@@ -163,7 +170,7 @@ const fields = z.object({
  * production process never runs open by accident (a forgotten secret would
  * open every channel to the internet).
  */
-export const configSchema = fields
+export const configSchema = configFields
   .superRefine((c, ctx) => {
     const keyed = Boolean(c.AUTH_JWT_SECRET || c.AUTH_JWKS_URL);
     if (c.AUTH_MODE === 'token' && !keyed) {
@@ -187,7 +194,7 @@ export const configSchema = fields
     AUTH_MODE: c.AUTH_MODE ?? (c.AUTH_JWT_SECRET || c.AUTH_JWKS_URL ? 'token' : 'open'),
   }));
 
-export type AppConfig = z.infer<typeof configSchema> & { ROLE: Role[] };
+export type AppConfig = z.infer<typeof configSchema> & { ROLE: Role[]; INSTANCE_ID: string };
 
 /** Thrown for an invalid environment; its message is one line, fit for a terminal. */
 export class ConfigError extends Error {}
@@ -196,7 +203,12 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
   // An empty variable means unset, as shells and compose files tend to produce them.
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const result = configSchema.safeParse(present);
-  if (result.success) return result.data as AppConfig;
+  if (result.success) {
+    const config = result.data as AppConfig;
+    // Unique on one host (one port each) and across hosts (hostname) without any setting.
+    config.INSTANCE_ID ??= `${hostname()}:${config.PORT}`;
+    return config;
+  }
   const problems = result.error.issues.map((issue) => {
     const name = String(issue.path[0] ?? 'config');
     const raw = env[name];

@@ -11,7 +11,7 @@ export function dataSourceOptions(
   // client gives up a little later. In that order, a statement the client
   // gave up on (and answered 503) has certainly ended and not committed; the
   // other way round it could commit after its publisher was told it failed.
-  // Migrations pass no timeout: a schema change may rightly take long.
+  // Migrations pass 0, no timeout at all: a schema change may rightly take long.
   const statementTimeout = config.DATABASE_STATEMENT_TIMEOUT_MS;
   return {
     type: 'postgres',
@@ -25,7 +25,7 @@ export function dataSourceOptions(
       max: config.DATABASE_POOL_SIZE,
       connectionTimeoutMillis: 5000,
       // A dead connection must not hang a request forever.
-      query_timeout: (statementTimeout ?? 25_000) + 5_000,
+      ...(statementTimeout === 0 ? {} : { query_timeout: (statementTimeout ?? 25_000) + 5_000 }),
       ...(statementTimeout ? { statement_timeout: statementTimeout } : {}),
     },
   };

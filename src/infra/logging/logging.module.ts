@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { hostname } from 'node:os';
+import { createRequire } from 'node:module';
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import type { AppConfig } from '../config/config.schema.js';
@@ -13,13 +13,26 @@ const SECRET_QUERY = /([?&](?:token|access_token|auth|jwt|key)=)[^&]*/gi;
 export const redactUrl = (url: string | undefined) => url?.replace(SECRET_QUERY, '$1[redacted]');
 
 /**
- * JSON lines in production, pino-pretty in development; every HTTP line carries
- * the request id (taken from `X-Request-Id` when sane, else generated).
+ * pino-pretty is a dev dependency: a production install (the image, `npm ci
+ * --omit=dev`) has none, and NODE_ENV left unset there means development.
+ */
+function prettyPrinterInstalled(): boolean {
+  try {
+    createRequire(import.meta.url).resolve('pino-pretty');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * JSON lines, or pino-pretty in development where it is installed; every HTTP
+ * line carries the request id (taken from `X-Request-Id` when sane, else generated).
  */
 @Module({})
 export class LoggingModule {
   static forRoot(config: AppConfig): DynamicModule {
-    const pretty = config.NODE_ENV === 'development';
+    const pretty = config.NODE_ENV === 'development' && prettyPrinterInstalled();
     return {
       module: LoggingModule,
       imports: [
@@ -27,7 +40,7 @@ export class LoggingModule {
           pinoHttp: {
             level: config.LOG_LEVEL,
             // Which instance wrote a line, when many write to one place.
-            base: { instance: `${hostname()}:${process.pid}` },
+            base: { instance: config.INSTANCE_ID, pid: process.pid },
             transport: pretty
               ? { target: 'pino-pretty', options: { singleLine: true, translateTime: 'SYS:HH:MM:ss.l' } }
               : undefined,

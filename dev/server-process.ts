@@ -1,8 +1,9 @@
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 
 export interface ServerProcess {
   child: ChildProcess;
-  /** The last 8 KiB of the server's stderr, for error messages. */
+  /** The last 8 KiB of the server's stderr (or log file), for error messages. */
   stderr(): string;
   /** Sends `stopSignal` (once) and resolves when the server has exited. */
   stop(): Promise<void>;
@@ -26,13 +27,31 @@ const STDERR_KEPT = 8192;
 export function spawnServer(
   bin: string,
   args: string[],
-  options: Pick<SpawnOptions, 'env' | 'uid' | 'gid'> & { stopSignal: NodeJS.Signals },
+  options: Pick<SpawnOptions, 'env' | 'uid' | 'gid'> & {
+    stopSignal: NodeJS.Signals;
+    /** Where stdout and stderr go (a file, truncated); by default stdout is dropped and stderr kept in memory. */
+    logFile?: string;
+  },
 ): ServerProcess {
-  const { stopSignal, ...spawnOptions } = options;
-  const child = spawn(bin, args, { ...spawnOptions, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+  const { stopSignal, logFile, ...spawnOptions } = options;
+  const log = logFile === undefined ? undefined : openSync(logFile, 'w');
+  const child = spawn(bin, args, {
+    ...spawnOptions,
+    detached: true,
+    stdio: log === undefined ? ['ignore', 'ignore', 'pipe'] : ['ignore', log, log],
+  });
+  if (log !== undefined) closeSync(log);
   let stderr = '';
   // Always read stderr, even once nobody looks at it: a full pipe would block the server's logging.
-  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-STDERR_KEPT)));
+  child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-STDERR_KEPT)));
+  const tail = () => {
+    if (logFile === undefined) return stderr;
+    try {
+      return readFileSync(logFile, 'utf8').slice(-STDERR_KEPT);
+    } catch {
+      return '';
+    }
+  };
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let signalled = false;
   const signalOnce = () => {
@@ -46,7 +65,7 @@ export function spawnServer(
   child.once('error', () => undefined);
   return {
     child,
-    stderr: () => stderr,
+    stderr: tail,
     stop: () => {
       if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined)
         return Promise.resolve();

@@ -9,9 +9,16 @@
  * drains against a stack that is still up, then stops Redis and Postgres.
  */
 import { constants } from 'node:os';
-import { REPEATED_SIGNAL_MS, runMain } from '../bootstrap.js';
+import type * as Bootstrap from '../src/bootstrap.js';
 import type { PostgresHandle } from './postgres.js';
 import type { RedisHandle } from './redis-server.js';
+
+// The service is the production build, dist/ (`npm start` builds it first),
+// not a second copy compiled with the dev stack: the path is relative to this
+// file both as dev/start.ts and built as dist-dev/start.js. A variable, so
+// that the type checker takes the types from src/ and not the untyped build.
+const SERVICE = '../dist/bootstrap.js';
+const { REPEATED_SIGNAL_MS, runMain } = (await import(SERVICE)) as typeof Bootstrap;
 
 const say = (line: string) => process.stdout.write(`[squall dev] ${line}\n`);
 
