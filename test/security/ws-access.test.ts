@@ -148,7 +148,11 @@ describe('WebSocket access matrix: the callers of the HTTP matrix (test/support/
         const reply = await reader.request('subscribe', { channel });
         expect(reply).toEqual(
           cell === 'ok'
-            ? { event: 'subscribed', data: { channel, lastSeq: expect.any(Number) }, ref: reply.ref }
+            ? {
+                event: 'subscribed',
+                data: { channel, lastSeq: expect.any(Number), instance: expect.any(String) },
+                ref: reply.ref,
+              }
             : forbidden('read', channel, reply.ref!),
         );
       }
