@@ -33,7 +33,7 @@ describe('fan-out across instances', () => {
     const channel = uniqueChannel();
     const sub = await connect(b);
     const reply = await sub.subscribe(channel);
-    expect(reply.data).toEqual({ channel, lastSeq: 0 });
+    expect(reply.data).toEqual({ channel, lastSeq: 0, instance: expect.any(String) });
     const published = await post(a.url, `/v1/channels/${channel}/messages`, { data: { hello: 'from A' } });
     expect(published.status).toBe(201);
     const [msg] = await sub.waitForMessages(channel, 1);
