@@ -72,7 +72,7 @@ async function start(): Promise<void> {
       env.DATABASE_URL = (await pg)!.url;
     }
     if (interrupted()) return; // stopping
-    if (!env.REDIS_URL) {
+    if (!env.REDIS_URL && !env.REDIS_CLUSTER_NODES) {
       const { startRedis } = await import('./redis-server.js');
       say('REDIS_URL not set: starting redis-server');
       redis = startRedis({ dir: '.squall', log: say });

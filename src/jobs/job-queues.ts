@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { type JobsOptions, Job, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../infra/redis/redis.service.js';
 import { type AppConfig, InjectConfig } from '../infra/config/app-config.js';
 import { RedisService } from '../infra/redis/redis.service.js';
 import type { JobRow } from './job.js';
@@ -40,7 +40,7 @@ class OptionsCheck extends Job {
 export class JobQueues implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(JobQueues.name);
   private readonly queues = new Map<string, Queue>();
-  readonly connection: Redis;
+  readonly connection: RedisClient;
   /** Redis pub/sub channel on which cancelled job ids are announced to workers. */
   readonly cancelChannel: string;
 
@@ -61,7 +61,7 @@ export class JobQueues implements OnModuleInit, OnApplicationShutdown {
   private queueFor(name: string): Queue {
     let queue = this.queues.get(name);
     if (!queue) {
-      queue = new Queue(name, { connection: this.connection, prefix: this.redis.prefix });
+      queue = new Queue(name, { connection: this.connection, prefix: this.redis.jobsPrefix });
       queue.on('error', (err: Error) => this.logger.debug(`queue ${name}: ${err.message}`));
       this.queues.set(name, queue);
     }
