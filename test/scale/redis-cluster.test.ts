@@ -19,7 +19,9 @@ const closers: Array<() => void> = [];
 
 beforeAll(async () => {
   cluster = await startRedisCluster(3);
-  probe = new Cluster(cluster.nodes.split(',').map((n) => ({ host: '127.0.0.1', port: Number(n.split(':')[1]) })));
+  probe = new Cluster(
+    cluster.nodes.split(',').map((n) => ({ host: '127.0.0.1', port: Number(n.split(':')[1]) })),
+  );
   const env: Record<string, string> = {
     ...(await isolatedEnv()),
     REDIS_URL: '',

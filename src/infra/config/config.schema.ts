@@ -186,7 +186,11 @@ const fields = z.object({
 export const configSchema = fields
   .superRefine((c, ctx) => {
     if (c.REDIS_URL && c.REDIS_CLUSTER_NODES) {
-      ctx.addIssue({ code: 'custom', path: ['REDIS_CLUSTER_NODES'], message: 'and REDIS_URL are exclusive: set one' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REDIS_CLUSTER_NODES'],
+        message: 'and REDIS_URL are exclusive: set one',
+      });
     }
     // A brace in the prefix would be the hash tag of every key and channel,
     // putting all of them in one slot: the cluster would not spread anything.

@@ -10,7 +10,12 @@ import { RedisMetrics } from '../metrics/redis.metrics.js';
 export type RedisClient = Redis | Cluster;
 
 /** Options that ioredis's Cluster takes at its own level rather than per node. */
-const CLUSTER_LEVEL = ['enableOfflineQueue', 'enableAutoPipelining', 'lazyConnect', 'enableReadyCheck'] as const;
+const CLUSTER_LEVEL = [
+  'enableOfflineQueue',
+  'enableAutoPipelining',
+  'lazyConnect',
+  'enableReadyCheck',
+] as const;
 
 /**
  * Owns every Redis connection of the process: one shared command connection,
@@ -64,8 +69,13 @@ export class RedisService implements OnApplicationShutdown {
   }
 
   /** A new connection (or Cluster client), closed with the others at shutdown. */
-  create(name: string, overrides: RedisOptions & Pick<ClusterOptions, 'shardedSubscribers'> = {}): RedisClient {
-    const client = this.clusterNodes ? this.createCluster(name, overrides) : this.createSingle(name, overrides);
+  create(
+    name: string,
+    overrides: RedisOptions & Pick<ClusterOptions, 'shardedSubscribers'> = {},
+  ): RedisClient {
+    const client = this.clusterNodes
+      ? this.createCluster(name, overrides)
+      : this.createSingle(name, overrides);
     let wasReady = false;
     client.on('ready', () => {
       if (wasReady) this.logger.log(`redis ${name} connection restored`);
