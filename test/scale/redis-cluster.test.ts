@@ -3,6 +3,7 @@ import { post, uniqueChannel } from '../support/http.js';
 import { type Instance, startInstance, stopAllInstances } from '../support/instance.js';
 import { FAST_WORKER, isolatedEnv, submit, waitForState } from '../support/jobs.js';
 import { type RedisClusterHandle, redisCli, startRedisCluster } from '../support/redis-cluster.js';
+import { waitFor } from '../support/wait-for.js';
 import { TestClient, range, seqs } from '../support/ws-client.js';
 
 /**
@@ -63,6 +64,15 @@ async function channelsOnEveryShard(): Promise<Map<number, string>> {
   return byPort;
 }
 
+/** Broker publishes `instance` logged as failed for `channel` (fire-and-forget: the hubs resync). */
+function failedPublishes(instance: Instance, channel: string): number {
+  return instance
+    .output()
+    .split('\n')
+    .filter((line) => line.includes('broker publish failed') && line.includes(`"channel":"${channel}"`))
+    .length;
+}
+
 async function publishRange(channel: string, from: number, to: number): Promise<void> {
   for (const i of range(from, to)) {
     const res = await post(a.url, `/v1/channels/${channel}/messages`, { data: { i } });
@@ -111,6 +121,18 @@ describe('Redis Cluster (REDIS_CLUSTER_NODES)', () => {
     await cluster.kill(victim);
     // Postgres commits them; the shard that carries onVictim is gone meanwhile.
     await Promise.all(channels.map((c) => publishRange(c, 11, 20)));
+    // Keep the master down until A gave up on every SPUBLISH to it (ioredis
+    // retries a while): those messages are lost to Redis, not just late.
+    await waitFor(() => failedPublishes(a, onVictim) >= 10, {
+      timeoutMs: 20_000,
+      what: 'A to give up publishing to the dead shard',
+    });
+    expect(
+      failedPublishes(
+        a,
+        channels.find((c) => c !== onVictim)!,
+      ),
+    ).toBe(0);
     await cluster.restart(victim);
     // Nothing newer arrives to reveal the gap and the sweep is off: only the
     // resync after the shard's subscriber came back can deliver 11..20.
