@@ -87,7 +87,7 @@ async function start(): Promise<void> {
     process.exit(1);
   }
   say(`DATABASE_URL=${env.DATABASE_URL!.replace(/:[^:@/]*@/, ':***@')}`);
-  say(`REDIS_URL=${env.REDIS_URL}`);
+  say(env.REDIS_URL ? `REDIS_URL=${env.REDIS_URL}` : `REDIS_CLUSTER_NODES=${env.REDIS_CLUSTER_NODES}`);
   say(`serving on http://localhost:${env.PORT || 3000}`);
   phase = 'service';
   await runMain(env, { afterClose: stopStack });

@@ -1,6 +1,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -116,7 +117,17 @@ async function distinctFreePorts(n: number): Promise<number[]> {
   while (ports.size < n) {
     const port = await freePort();
     if (port > 55_000 || [...ports].some((p) => Math.abs(p - port) === 10_000)) continue;
+    if (!(await isFree(port + 10_000))) continue;
     ports.add(port);
   }
   return [...ports];
+}
+
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }
