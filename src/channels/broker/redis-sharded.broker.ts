@@ -35,7 +35,6 @@ export class RedisShardedBroker implements Broker {
   private readonly subscriber: Cluster;
   private messageHandler: (channel: string, json: string) => void = () => {};
   private resyncHandler: () => void = () => {};
-  private lost = false;
   private settleTimer?: NodeJS.Timeout;
 
   constructor(private readonly redis: RedisService) {
@@ -44,21 +43,16 @@ export class RedisShardedBroker implements Broker {
     this.subscriber.on('smessage', (key: string, json: string) => {
       if (key.startsWith(this.keyPrefix)) this.messageHandler(key.slice(this.keyPrefix.length), json);
     });
-    // '-node': a shard's subscriber connection ended (its master went away).
-    this.subscriber.on('-node', () => {
-      this.lost = true;
-    });
+    // ioredis reports the subscribers ready after each pass that rebuilt
+    // them: at start, after a shard's connection was lost (including passes
+    // that could not reach it yet), after slots moved. Outside start each
+    // such pass follows a possible loss; at start the hub follows nothing
+    // yet, so its resync costs nothing.
     this.subscriber.on('subscribersReady', () => {
-      if (!this.lost) return;
-      // Stays set: ioredis also reports ready after a pass that could not yet
-      // reconnect every shard, and the next pass must resync again.
-      this.logger.log('sharded subscribers re-established: resyncing channels from Postgres');
+      this.logger.log('sharded subscribers (re)established: resyncing followed channels from Postgres');
       this.resyncHandler();
       clearTimeout(this.settleTimer);
-      this.settleTimer = setTimeout(() => {
-        if (this.subscriber.status === 'ready') this.lost = false;
-        this.resyncHandler();
-      }, RESUBSCRIBE_SETTLE_MS);
+      this.settleTimer = setTimeout(() => this.resyncHandler(), RESUBSCRIBE_SETTLE_MS);
       this.settleTimer.unref();
     });
   }
