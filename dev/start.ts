@@ -79,7 +79,7 @@ async function start(): Promise<void> {
       env.DATABASE_URL = (await pg)!.url;
     }
     if (interrupted()) return; // stopping
-    if (!env.REDIS_URL) {
+    if (!env.REDIS_URL && !env.REDIS_CLUSTER_NODES) {
       const { startRedis } = await import('./redis-server.js');
       say('REDIS_URL not set: starting redis-server');
       redis = startRedis({ dir: '.squall', log: say });
@@ -94,7 +94,7 @@ async function start(): Promise<void> {
     process.exit(1);
   }
   say(`DATABASE_URL=${env.DATABASE_URL!.replace(/:[^:@/]*@/, ':***@')}`);
-  say(`REDIS_URL=${env.REDIS_URL}`);
+  say(env.REDIS_URL ? `REDIS_URL=${env.REDIS_URL}` : `REDIS_CLUSTER_NODES=${env.REDIS_CLUSTER_NODES}`);
   say(`serving on http://localhost:${env.PORT || 3000}`);
   phase = 'service';
   await runMain(env, { afterClose: stopStack });

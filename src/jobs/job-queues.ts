@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { type JobsOptions, Job, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../infra/redis/redis.service.js';
 import { type AppConfig, InjectConfig } from '../infra/config/app-config.js';
 import { RedisService } from '../infra/redis/redis.service.js';
 import type { JobRow } from './job.js';
@@ -56,7 +56,7 @@ export class JobQueues implements OnModuleInit, OnApplicationShutdown {
   private readonly queues = new Map<string, Queue>();
   /** Concurrent adds to one queue go to Redis together: one pipelined round trip (Queue.addBulk). */
   private readonly adders = new Map<string, Batcher<Add, void>>();
-  readonly connection: Redis;
+  readonly connection: RedisClient;
   /** Redis pub/sub channel on which cancelled job ids are announced to workers. */
   readonly cancelChannel: string;
 
@@ -77,7 +77,7 @@ export class JobQueues implements OnModuleInit, OnApplicationShutdown {
   private queueFor(name: string): Queue {
     let queue = this.queues.get(name);
     if (!queue) {
-      queue = new Queue(name, { connection: this.connection, prefix: this.redis.prefix });
+      queue = new Queue(name, { connection: this.connection, prefix: this.redis.jobsPrefix });
       queue.on('error', (err: Error) => this.logger.debug(`queue ${name}: ${err.message}`));
       this.queues.set(name, queue);
     }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../infra/redis/redis.service.js';
 
 /**
  * A token bucket as GCRA (the generic cell rate algorithm): one key per
@@ -26,7 +26,7 @@ redis.call('SET', KEYS[1], string.format('%.3f', tat), 'PX', math.ceil(tat - now
 return 0
 `;
 
-type WithGcra = Redis & { squallGcra(key: string, intervalMs: string, burst: string): Promise<number> };
+type WithGcra = RedisClient & { squallGcra(key: string, intervalMs: string, burst: string): Promise<number> };
 
 export class RedisTokenBucket {
   private readonly intervalMs: string;
@@ -34,7 +34,7 @@ export class RedisTokenBucket {
 
   /** `ratePerSec` tokens a second, up to `burst` at once, per key. */
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     ratePerSec: number,
     burst: number,
   ) {

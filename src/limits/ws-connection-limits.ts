@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { BeforeApplicationShutdown, Injectable, OnApplicationBootstrap } from '@nestjs/common';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../infra/redis/redis.service.js';
 import type { Principal } from '../auth/principal.js';
 import { type AppConfig, InjectConfig } from '../infra/config/app-config.js';
 import { hasRole } from '../infra/config/config.schema.js';
@@ -20,7 +20,7 @@ const HASH_TTL_MS = 3_600_000;
 /** Keys written per sync call, so a resync after an outage never builds one huge script call. */
 const SYNC_CHUNK = 500;
 
-type Counted = Redis & {
+type Counted = RedisClient & {
   squallWsAcquire(...args: string[]): Promise<[number, number]>;
   squallWsRelease(...args: string[]): Promise<number>;
   squallWsRenew(...args: string[]): Promise<number>;

@@ -49,6 +49,32 @@ describe('parseConfig', () => {
     expect(() => parseConfig({})).toThrow(/DATABASE_URL is required; REDIS_URL is required/);
   });
 
+  describe('Redis Cluster', () => {
+    const db = { DATABASE_URL: base.DATABASE_URL };
+
+    it('REDIS_CLUSTER_NODES stands in for REDIS_URL', () => {
+      const c = parseConfig({ ...db, REDIS_CLUSTER_NODES: ' 10.0.0.1:7000, redis-b:7001,[::1]:7002 ' });
+      expect(c.REDIS_CLUSTER_NODES).toEqual(['10.0.0.1:7000', 'redis-b:7001', '[::1]:7002']);
+      expect(c.REDIS_URL).toBeUndefined();
+    });
+
+    it.each([
+      [{ REDIS_CLUSTER_NODES: 'redis-a' }, /REDIS_CLUSTER_NODES must be a comma list of host:port/],
+      [{ REDIS_CLUSTER_NODES: ',' }, /REDIS_CLUSTER_NODES must name at least one host:port/],
+      [
+        { REDIS_CLUSTER_NODES: 'a:7000', REDIS_URL: 'redis://x:6379' },
+        /REDIS_CLUSTER_NODES and REDIS_URL are exclusive/,
+      ],
+      [{ REDIS_CLUSTER_NODES: 'a:7000', REDIS_KEY_PREFIX: '{app}' }, /REDIS_KEY_PREFIX must not contain \{/],
+    ])('rejects %j', (env, pattern) => {
+      expect(() => parseConfig({ ...db, ...env })).toThrow(pattern);
+    });
+
+    it('asks for one of the two when neither is set', () => {
+      expect(() => parseConfig(db)).toThrow(/REDIS_URL is required \(or REDIS_CLUSTER_NODES/);
+    });
+  });
+
   it('treats an empty variable as unset', () => {
     expect(parseConfig({ ...base, PORT: '' }).PORT).toBe(3000);
   });

@@ -50,6 +50,26 @@ const roles = z
   )
   .transform((list) => [...new Set(list)] as Role[]);
 
+const clusterNodes = z
+  .string()
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  )
+  .pipe(
+    z
+      .array(
+        z
+          .string()
+          .max(255)
+          .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be a comma list of host:port'),
+      )
+      .min(1, 'must name at least one host:port')
+      .max(64, 'must name at most 64 seed nodes'),
+  );
+
 const MIN_SECRET = 32;
 const secretList = z
   .string()
@@ -92,7 +112,10 @@ export const configFields = z.object({
   /** Postgres ends a statement running longer (the client waits 5 s more); 0 is refused: it must end before the client gives up. */
   DATABASE_STATEMENT_TIMEOUT_MS: int(100, 600_000).default(25_000),
   MIGRATIONS_RUN: bool.default(true),
-  REDIS_URL: url(['redis:', 'rediss:']),
+  /** The one Redis every instance shares; required unless REDIS_CLUSTER_NODES is set. */
+  REDIS_URL: url(['redis:', 'rediss:']).optional(),
+  /** Redis Cluster seed nodes, a comma list of host:port; switches fan-out to sharded pub/sub and BullMQ to the cluster. */
+  REDIS_CLUSTER_NODES: clusterNodes.optional(),
   REDIS_KEY_PREFIX: z.string().trim().max(64).default('squall'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** `token`: every endpoint but health, metrics and docs needs a JWT; `open`: no authentication. Unset: `token` when a key is configured. */
@@ -172,6 +195,22 @@ export const configFields = z.object({
  */
 export const configSchema = configFields
   .superRefine((c, ctx) => {
+    if (c.REDIS_URL && c.REDIS_CLUSTER_NODES) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REDIS_CLUSTER_NODES'],
+        message: 'and REDIS_URL are exclusive: set one',
+      });
+    }
+    // A brace in the prefix would be the hash tag of every key and channel,
+    // putting all of them in one slot: the cluster would not spread anything.
+    if (c.REDIS_CLUSTER_NODES && /[{}]/.test(c.REDIS_KEY_PREFIX)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REDIS_KEY_PREFIX'],
+        message: 'must not contain { or } with REDIS_CLUSTER_NODES (Squall adds hash tags itself)',
+      });
+    }
     const keyed = Boolean(c.AUTH_JWT_SECRET || c.AUTH_JWKS_URL);
     if (c.AUTH_MODE === 'token' && !keyed) {
       ctx.addIssue({
@@ -203,13 +242,16 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
   // An empty variable means unset, as shells and compose files tend to produce them.
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const result = configSchema.safeParse(present);
-  if (result.success) {
+  // Checked here rather than in the schema, so it is reported alongside the other missing variables.
+  const redisMissing = !present.REDIS_URL && !present.REDIS_CLUSTER_NODES;
+  if (result.success && !redisMissing) {
     const config = result.data as AppConfig;
     // Unique on one host (one port each) and across hosts (hostname) without any setting.
     config.INSTANCE_ID ??= `${hostname()}:${config.PORT}`;
     return config;
   }
-  const problems = result.error.issues.map((issue) => {
+  const issues = result.success ? [] : result.error.issues;
+  const problems = issues.map((issue) => {
     const name = String(issue.path[0] ?? 'config');
     const raw = env[name];
     const message = issue.code === 'invalid_type' && raw === undefined ? 'is required' : issue.message;
@@ -217,6 +259,7 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
       ? `${name} ${message}`
       : `${name} ${message} (got ${JSON.stringify(raw)})`;
   });
+  if (redisMissing) problems.push('REDIS_URL is required (or REDIS_CLUSTER_NODES for a Redis Cluster)');
   throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
 }
 

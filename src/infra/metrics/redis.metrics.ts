@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis.service.js';
 
 /**
  * Errors, restored connections and the state of each of the process's Redis
@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 export class RedisMetrics {
   private readonly errors: Counter<'connection'>;
   private readonly reconnects: Counter<'connection'>;
-  private readonly clients = new Map<string, Redis[]>();
+  private readonly clients = new Map<string, RedisClient[]>();
 
   constructor(registry: Registry) {
     this.errors = new Counter({
@@ -38,7 +38,7 @@ export class RedisMetrics {
     });
   }
 
-  watch(connection: string, client: Redis): void {
+  watch(connection: string, client: RedisClient): void {
     this.clients.set(connection, [...(this.clients.get(connection) ?? []), client]);
     this.errors.inc({ connection }, 0);
     this.reconnects.inc({ connection }, 0);

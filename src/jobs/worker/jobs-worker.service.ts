@@ -1,6 +1,6 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { type Job, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../infra/redis/redis.service.js';
 import { type AppConfig, InjectConfig } from '../../infra/config/app-config.js';
 import { RedisService } from '../../infra/redis/redis.service.js';
 import { JobEvents } from '../job-events.js';
@@ -47,7 +47,7 @@ export class JobsWorkerService implements OnApplicationBootstrap, BeforeApplicat
   private readonly processing = new Set<Promise<unknown>>();
   private stopping = false;
   private givingBack = false;
-  private subscriber?: Redis;
+  private subscriber?: RedisClient;
   private leaseTimer?: NodeJS.Timeout;
   private beating = false;
   private heartbeatFailing = false;
@@ -91,7 +91,7 @@ export class JobsWorkerService implements OnApplicationBootstrap, BeforeApplicat
       };
       const worker = new Worker(handler.queue, processor, {
         connection,
-        prefix: this.redis.prefix,
+        prefix: this.redis.jobsPrefix,
         concurrency: handler.concurrency,
         lockDuration: this.config.JOB_LOCK_DURATION_MS,
         stalledInterval: this.config.JOB_STALLED_INTERVAL_MS,

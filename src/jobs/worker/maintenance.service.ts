@@ -50,7 +50,7 @@ export class JobsMaintenance implements OnApplicationBootstrap, BeforeApplicatio
   onApplicationBootstrap(): void {
     this.worker = new Worker(MAINTENANCE_QUEUE, (job) => this.process(job), {
       connection: this.redis.create('jobs-maintenance', { maxRetriesPerRequest: null }),
-      prefix: this.redis.prefix,
+      prefix: this.redis.jobsPrefix,
       concurrency: 1,
       lockDuration: this.config.JOB_LOCK_DURATION_MS,
       stalledInterval: this.config.JOB_STALLED_INTERVAL_MS,
