@@ -35,6 +35,7 @@ import {
   startInfra,
   startSquall,
 } from './lib/stack.mjs';
+import { chat } from './scenarios/chat.mjs';
 import { durable } from './scenarios/durable.mjs';
 import { fanout } from './scenarios/fanout.mjs';
 import { idle } from './scenarios/idle.mjs';
@@ -46,8 +47,8 @@ const smoke = argv.includes('--smoke');
 const quick = argv.includes('--quick');
 const mode = smoke ? 'smoke' : quick ? 'quick' : 'full';
 const onlyArg = argv.find((a) => a.startsWith('--only='));
-const ORDER = ['fanout', 'throughput', 'durable', 'longpoll', 'idle'];
-const SCENARIOS = { fanout, throughput, durable, longpoll, idle };
+const ORDER = ['fanout', 'chat', 'throughput', 'durable', 'longpoll', 'idle'];
+const SCENARIOS = { fanout, chat, throughput, durable, longpoll, idle };
 const selected = onlyArg ? onlyArg.slice('--only='.length).split(',').filter(Boolean) : ORDER;
 for (const s of selected) {
   if (!SCENARIOS[s]) {
@@ -60,6 +61,7 @@ const CONFIG = {
   full: {
     loadGens: 4,
     fanout: { subscribers: 2000, messages: 50, rate: 5, warmup: 5 },
+    chat: { channels: 1000, perChannel: 5, publishers: 10, durationMs: 5000, warmupMs: 1000 },
     throughput: { connections: 20, durationMs: 10_000, warmupMs: 3000 },
     durable: { connections: 20, channels: 1000, durationMs: 5000, warmupMs: 1500 },
     longpoll: { polls: 2000, rounds: 2 },
@@ -69,6 +71,7 @@ const CONFIG = {
   quick: {
     loadGens: 4,
     fanout: { subscribers: 400, messages: 30, rate: 10, warmup: 5 },
+    chat: { channels: 200, perChannel: 5, publishers: 5, durationMs: 2000, warmupMs: 500 },
     throughput: { connections: 10, durationMs: 2000, warmupMs: 1500 },
     durable: { connections: 10, channels: 1000, durationMs: 2000, warmupMs: 1000 },
     longpoll: { polls: 400, rounds: 2 },
@@ -79,6 +82,7 @@ const CONFIG = {
   smoke: {
     loadGens: 2,
     fanout: { subscribers: 10, messages: 5, rate: 10, warmup: 1 },
+    chat: { channels: 4, perChannel: 2, publishers: 2, durationMs: 300, warmupMs: 100 },
     throughput: { connections: 2, durationMs: 500, warmupMs: 300 },
     durable: { connections: 2, channels: 10, durationMs: 300, warmupMs: 100 },
     longpoll: { polls: 10, rounds: 1 },
@@ -100,9 +104,19 @@ for (const o of overrides) {
 // Open-file budget (20000 per process here): no load generator above ~5000 sockets, no server above 15000.
 {
   const perGen = Math.ceil(
-    Math.max(cfg.fanout.subscribers, cfg.idle.connections, cfg.longpoll.polls) / cfg.loadGens,
+    Math.max(
+      cfg.fanout.subscribers,
+      cfg.chat.channels * cfg.chat.perChannel,
+      cfg.idle.connections,
+      cfg.longpoll.polls,
+    ) / cfg.loadGens,
   );
-  const perServer = Math.max(cfg.fanout.subscribers, cfg.idle.connections, cfg.longpoll.polls);
+  const perServer = Math.max(
+    cfg.fanout.subscribers,
+    cfg.chat.channels * cfg.chat.perChannel,
+    cfg.idle.connections,
+    cfg.longpoll.polls,
+  );
   if (perGen > 5000 || perServer > 15_000) {
     console.error(
       `sizes too large: ${perGen} sockets per load generator (max 5000), ${perServer} per server (max 15000)`,
@@ -264,6 +278,7 @@ async function main() {
 
   const titles = {
     fanout: 'Scenario 1: fan-out latency (WebSocket)',
+    chat: 'Scenario 1b: chat, many small rooms (WebSocket)',
     throughput: 'Scenario 2: publish throughput (WebSocket, await ack)',
     durable: 'Scenario 2b: durable publish (REST, WebSocket) vs the same INSERT by direct SQL',
     longpoll: 'Scenario 3: long poll wake-up',
@@ -327,6 +342,25 @@ async function main() {
           problems.push(
             `throughput ${v} ${k}: ${tp[v][k].failed} publishes not acked, e.g. ${JSON.stringify(tp[v][k].errors[0])}`,
           );
+  }
+  const ch = results.chat?.raw;
+  if (ch) {
+    for (const k of ['squall', 'baseline']) {
+      const c = ch[k];
+      if (c.opened < c.expectedSubscribers)
+        problems.push(
+          `chat ${k}: ${c.opened} of ${c.expectedSubscribers} subscribed, e.g. ${c.openErrors[0]}`,
+        );
+      if (c.lost > 0) problems.push(`chat ${k}: ${c.lost} of ${c.expected} deliveries never arrived`);
+      if (c.gaps || c.duplicates) problems.push(`chat ${k}: ${c.gaps} seq gaps, ${c.duplicates} duplicates`);
+      if (Object.keys(c.unexpectedCloses).length)
+        problems.push(`chat ${k}: unexpected closes ${JSON.stringify(c.unexpectedCloses)}`);
+      if (c.errorFrames || c.publishFailed)
+        problems.push(
+          `chat ${k}: ${c.errorFrames} error frames, ${c.publishFailed} failed publishes, e.g. ${JSON.stringify(c.errorSamples[0] ?? c.publishErrors[0])}`,
+        );
+      if (c.acked === 0) problems.push(`chat ${k}: nothing published`);
+    }
   }
   const dur = results.durable?.raw;
   if (dur) {
