@@ -65,7 +65,7 @@ const CONFIG = {
     throughput: { connections: 20, durationMs: 10_000, warmupMs: 3000 },
     durable: { connections: 20, channels: 1000, durationMs: 5000, warmupMs: 1500 },
     longpoll: { polls: 2000, rounds: 2 },
-    idle: { connections: 10_000, channels: 1000, holdMs: 3000 },
+    idle: { connections: 10_000, channels: 1000, holdMs: 3000, settleMs: 2000 },
     watchdogMs: 9 * 60_000,
   },
   quick: {
@@ -75,7 +75,7 @@ const CONFIG = {
     throughput: { connections: 10, durationMs: 2000, warmupMs: 1500 },
     durable: { connections: 10, channels: 1000, durationMs: 2000, warmupMs: 1000 },
     longpoll: { polls: 400, rounds: 2 },
-    idle: { connections: 1000, channels: 100, holdMs: 1500 },
+    idle: { connections: 1000, channels: 100, holdMs: 1500, settleMs: 2000 },
     watchdogMs: 4 * 60_000,
   },
   // Every scenario at a size that proves it still runs end to end (CI); the numbers mean nothing.
@@ -86,7 +86,7 @@ const CONFIG = {
     throughput: { connections: 2, durationMs: 500, warmupMs: 300 },
     durable: { connections: 2, channels: 10, durationMs: 300, warmupMs: 100 },
     longpoll: { polls: 10, rounds: 1 },
-    idle: { connections: 20, channels: 5, holdMs: 500 },
+    idle: { connections: 20, channels: 5, holdMs: 500, settleMs: 200 },
     watchdogMs: 3 * 60_000,
   },
 };
