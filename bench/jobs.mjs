@@ -5,6 +5,7 @@
  * plus the cost per job (Postgres statements, Redis commands).
  *
  *   npm run build && npm run build:dev && node bench/jobs.mjs [--jobs=3000] [--clients=32] [--steps=10]
+ *   node bench/jobs.mjs --smoke   # CI: 40 jobs, correctness only (every job completed, clean exits, no warnings)
  *
  * - bare: BullMQ `Queue.add` from `clients` concurrent loops, one `Worker`
  *   (concurrency 10, as WORKER_CONCURRENCY) whose processor does nothing.
@@ -30,16 +31,19 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { DIST, snapshotDist, startInfra, startSquall } from './lib/stack.mjs';
+import { DIST, problemLines, snapshotDist, startInfra, startSquall } from './lib/stack.mjs';
 import { killAllSync } from './lib/procs.mjs';
 
 const arg = (name, dflt) => {
   const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
   return hit ? Number(hit.split('=')[1]) : dflt;
 };
-const JOBS = arg('jobs', 3000);
-const CLIENTS = arg('clients', 32);
-const STEPS = arg('steps', 10);
+const SMOKE = process.argv.includes('--smoke');
+const JOBS = arg('jobs', SMOKE ? 40 : 3000);
+const CLIENTS = arg('clients', SMOKE ? 4 : 32);
+const STEPS = arg('steps', SMOKE ? 2 : 10);
+/** How long the squall run may take until every job is completed; past it the run fails. */
+const DEADLINE_MS = SMOKE ? 60_000 : 10 * 60_000;
 const log = (m) => process.stderr.write(`${m}\n`);
 
 /** Redis calls per command, `info` (this script's) left out. */
@@ -91,22 +95,19 @@ async function loops(n, fn) {
 }
 
 async function bare(infra) {
-  const connection = { url: infra.redisUrl };
   const prefix = `bare-${randomBytes(3).toString('hex')}`;
-  const queue = new Queue('bare', {
-    connection: new Redis(infra.redisUrl, { maxRetriesPerRequest: null }),
-    prefix,
-  });
+  // BullMQ does not close connections it was given: they are closed below, before Redis stops.
+  const conns = [0, 1].map(() => new Redis(infra.redisUrl, { maxRetriesPerRequest: null }));
+  const queue = new Queue('bare', { connection: conns[0], prefix });
   let done = 0;
   let resolveAll;
   const all = new Promise((r) => (resolveAll = r));
   const worker = new Worker('bare', async () => undefined, {
-    connection: new Redis(infra.redisUrl, { maxRetriesPerRequest: null }),
+    connection: conns[1],
     prefix,
     concurrency: 10,
   });
   worker.on('completed', () => ++done === JOBS && resolveAll());
-  void connection;
   const redisCpu0 = cpuSeconds([infra.redisPid?.()]);
   const cpu0 = process.cpuUsage();
   const started = performance.now();
@@ -117,6 +118,7 @@ async function bare(infra) {
   const redisCpu = cpuSeconds([infra.redisPid?.()]) - redisCpu0;
   await worker.close();
   await queue.close();
+  for (const c of conns) c.disconnect();
   // This process is both the producer and the worker.
   return {
     rate: JOBS / seconds,
@@ -209,6 +211,15 @@ async function squall(infra) {
       [ids],
     );
     if (rows[0].n === JOBS) break;
+    if (performance.now() - started > DEADLINE_MS) {
+      const { rows: states } = await db.query(
+        `SELECT state, count(*)::int AS n FROM jobs WHERE id = ANY($1::uuid[]) GROUP BY state`,
+        [ids],
+      );
+      throw new Error(
+        `only ${rows[0].n} of ${JOBS} jobs completed after ${DEADLINE_MS / 1000} s: ${JSON.stringify(states)}\n${worker?.output().slice(-3000)}`,
+      );
+    }
     await sleep(100);
   }
   const seconds = (performance.now() - started) / 1000;
@@ -229,8 +240,22 @@ async function squall(infra) {
   );
   await db.end();
   redis.disconnect();
-  await Promise.all([api.stop(), worker?.stop()]);
+  const exits = await Promise.all([api.stop(), worker?.stop()]);
+  // Evidence for --smoke: both processes stop cleanly and log no warning or error.
+  const problems = [];
+  for (const [i, p] of [api, worker].entries()) {
+    if (!p) continue;
+    const st = exits[i];
+    if (st.code !== 0 || st.forced)
+      problems.push(`squall ${p.name} did not stop cleanly: ${JSON.stringify(st)}`);
+    const lines = problemLines(p.output());
+    if (lines.length)
+      problems.push(
+        `squall ${p.name} logged ${lines.length} warn/error line(s); first: ${JSON.stringify(lines[0]).slice(0, 400)}`,
+      );
+  }
   return {
+    problems,
     cpuMsPerJob,
     clientCommands: monitor ? clientCommands / JOBS : undefined,
     jobUpdates: (u1.upd - u0.upd) / JOBS,
@@ -275,15 +300,21 @@ async function main() {
       redisCommandsPerJob: Number(s.commands.toFixed(2)),
       redisClientCommandsPerJob: s.clientCommands && Number(s.clientCommands.toFixed(2)),
       redisCommandsPerJobByCommand: s.byCommand,
+      problems: s.problems,
     };
     console.log(JSON.stringify(out));
+    if (SMOKE && s.problems.length) {
+      for (const p of s.problems) log(`problem: ${p}`);
+      return 1;
+    }
+    return 0;
   } finally {
     await infra.stop();
   }
 }
 
 main().then(
-  () => process.exit(0),
+  (code) => process.exit(code),
   (err) => {
     console.error(err);
     killAllSync();

@@ -237,7 +237,8 @@ const commands = {
   },
 
   /** `connections` publishers, each sending sequentially (await ack) for `durationMs`. */
-  async publishLoop({ url, channels, connections, durationMs, addrs, padBytes = 64 }) {
+  /** `rotate`: connection j walks through all `channels` (j, j + connections, ...) instead of keeping channels[j]. */
+  async publishLoop({ url, channels, connections, durationMs, addrs, padBytes = 64, rotate = false }) {
     const list = [];
     for (let j = 0; j < connections; j++) {
       const c = await connect(url, addrs[j % addrs.length]);
@@ -253,9 +254,9 @@ const commands = {
     const end = start + durationMs;
     await Promise.all(
       list.map(async (c, j) => {
-        const channel = channels[j % channels.length];
         let n = 0;
         while (now() < end && c.ws.readyState === WebSocket.OPEN) {
+          const channel = channels[(rotate ? j + n * connections : j) % channels.length];
           const ts = now();
           const { frame, recv } = await request(c, 'publish', { channel, data: { ts, n: n++, pad } });
           if (frame.event === 'ack') {

@@ -7,6 +7,7 @@
  *
  *   npm run bench                   # build, then the full run (~3-5 min on 2 cores)
  *   node bench/run.mjs --quick      # smaller sizes, ~1 min (needs a prior build)
+ *   node bench/run.mjs --smoke      # tiny sizes, correctness only (CI): exits 1 on any failure or problem
  *   node bench/run.mjs --only=fanout,longpoll
  *   node bench/run.mjs --only=fanout --set=fanout.rate=50 --set=fanout.messages=200   # overload probe
  *
@@ -34,16 +35,20 @@ import {
   startInfra,
   startSquall,
 } from './lib/stack.mjs';
+import { chat } from './scenarios/chat.mjs';
+import { durable } from './scenarios/durable.mjs';
 import { fanout } from './scenarios/fanout.mjs';
 import { idle } from './scenarios/idle.mjs';
 import { longpoll } from './scenarios/longpoll.mjs';
 import { throughput } from './scenarios/throughput.mjs';
 
 const argv = process.argv.slice(2);
+const smoke = argv.includes('--smoke');
 const quick = argv.includes('--quick');
+const mode = smoke ? 'smoke' : quick ? 'quick' : 'full';
 const onlyArg = argv.find((a) => a.startsWith('--only='));
-const ORDER = ['fanout', 'throughput', 'longpoll', 'idle'];
-const SCENARIOS = { fanout, throughput, longpoll, idle };
+const ORDER = ['fanout', 'chat', 'throughput', 'durable', 'longpoll', 'idle'];
+const SCENARIOS = { fanout, chat, throughput, durable, longpoll, idle };
 const selected = onlyArg ? onlyArg.slice('--only='.length).split(',').filter(Boolean) : ORDER;
 for (const s of selected) {
   if (!SCENARIOS[s]) {
@@ -56,21 +61,36 @@ const CONFIG = {
   full: {
     loadGens: 4,
     fanout: { subscribers: 2000, messages: 50, rate: 5, warmup: 5 },
+    chat: { channels: 1000, perChannel: 5, publishers: 10, durationMs: 5000, warmupMs: 1000 },
     throughput: { connections: 20, durationMs: 10_000, warmupMs: 3000 },
+    durable: { connections: 20, channels: 1000, durationMs: 5000, warmupMs: 1500 },
     longpoll: { polls: 2000, rounds: 2 },
-    idle: { connections: 10_000, channels: 1000, holdMs: 3000 },
+    idle: { connections: 10_000, channels: 1000, holdMs: 3000, settleMs: 2000 },
     watchdogMs: 9 * 60_000,
   },
   quick: {
     loadGens: 4,
     fanout: { subscribers: 400, messages: 30, rate: 10, warmup: 5 },
+    chat: { channels: 200, perChannel: 5, publishers: 5, durationMs: 2000, warmupMs: 500 },
     throughput: { connections: 10, durationMs: 2000, warmupMs: 1500 },
+    durable: { connections: 10, channels: 1000, durationMs: 2000, warmupMs: 1000 },
     longpoll: { polls: 400, rounds: 2 },
-    idle: { connections: 1000, channels: 100, holdMs: 1500 },
+    idle: { connections: 1000, channels: 100, holdMs: 1500, settleMs: 2000 },
     watchdogMs: 4 * 60_000,
   },
+  // Every scenario at a size that proves it still runs end to end (CI); the numbers mean nothing.
+  smoke: {
+    loadGens: 2,
+    fanout: { subscribers: 10, messages: 5, rate: 10, warmup: 1 },
+    chat: { channels: 4, perChannel: 2, publishers: 2, durationMs: 300, warmupMs: 100 },
+    throughput: { connections: 2, durationMs: 500, warmupMs: 300 },
+    durable: { connections: 2, channels: 10, durationMs: 300, warmupMs: 100 },
+    longpoll: { polls: 10, rounds: 1 },
+    idle: { connections: 20, channels: 5, holdMs: 500, settleMs: 200 },
+    watchdogMs: 3 * 60_000,
+  },
 };
-const cfg = JSON.parse(JSON.stringify(quick ? CONFIG.quick : CONFIG.full));
+const cfg = JSON.parse(JSON.stringify(CONFIG[mode]));
 // --set=scenario.key=number overrides one size, e.g. --set=fanout.rate=50 (the output says so).
 const overrides = argv.filter((a) => a.startsWith('--set=')).map((a) => a.slice('--set='.length));
 for (const o of overrides) {
@@ -84,9 +104,19 @@ for (const o of overrides) {
 // Open-file budget (20000 per process here): no load generator above ~5000 sockets, no server above 15000.
 {
   const perGen = Math.ceil(
-    Math.max(cfg.fanout.subscribers, cfg.idle.connections, cfg.longpoll.polls) / cfg.loadGens,
+    Math.max(
+      cfg.fanout.subscribers,
+      cfg.chat.channels * cfg.chat.perChannel,
+      cfg.idle.connections,
+      cfg.longpoll.polls,
+    ) / cfg.loadGens,
   );
-  const perServer = Math.max(cfg.fanout.subscribers, cfg.idle.connections, cfg.longpoll.polls);
+  const perServer = Math.max(
+    cfg.fanout.subscribers,
+    cfg.chat.channels * cfg.chat.perChannel,
+    cfg.idle.connections,
+    cfg.longpoll.polls,
+  );
   if (perGen > 5000 || perServer > 15_000) {
     console.error(
       `sizes too large: ${perGen} sockets per load generator (max 5000), ${perServer} per server (max 15000)`,
@@ -95,8 +125,8 @@ for (const o of overrides) {
   }
 }
 for (const a of argv) {
-  if (a !== '--quick' && !a.startsWith('--only=') && !a.startsWith('--set=')) {
-    console.error(`unknown argument ${a}; use --quick, --only=a,b, --set=scenario.key=number`);
+  if (a !== '--quick' && a !== '--smoke' && !a.startsWith('--only=') && !a.startsWith('--set=')) {
+    console.error(`unknown argument ${a}; use --quick, --smoke, --only=a,b, --set=scenario.key=number`);
     process.exit(2);
   }
 }
@@ -205,7 +235,7 @@ async function squallMetrics(server) {
 }
 
 async function main() {
-  console.log(`Squall bench ${quick ? '(quick)' : '(full)'} — run ${runId} — ${startedAt.toISOString()}`);
+  console.log(`Squall bench (${mode}) — run ${runId} — ${startedAt.toISOString()}`);
   console.log(`command: node bench/run.mjs ${argv.join(' ')}`.trim());
   if (overrides.length) console.log(`sizes overridden: ${overrides.join(', ')}`);
   console.log(
@@ -248,7 +278,9 @@ async function main() {
 
   const titles = {
     fanout: 'Scenario 1: fan-out latency (WebSocket)',
+    chat: 'Scenario 1b: chat, many small rooms (WebSocket)',
     throughput: 'Scenario 2: publish throughput (WebSocket, await ack)',
+    durable: 'Scenario 2b: durable publish (REST, WebSocket) vs the same INSERT by direct SQL',
     longpoll: 'Scenario 3: long poll wake-up',
     idle: 'Scenario 4: idle connections (memory)',
   };
@@ -311,6 +343,43 @@ async function main() {
             `throughput ${v} ${k}: ${tp[v][k].failed} publishes not acked, e.g. ${JSON.stringify(tp[v][k].errors[0])}`,
           );
   }
+  const ch = results.chat?.raw;
+  if (ch) {
+    for (const k of ['squall', 'baseline']) {
+      const c = ch[k];
+      if (c.opened < c.expectedSubscribers)
+        problems.push(
+          `chat ${k}: ${c.opened} of ${c.expectedSubscribers} subscribed, e.g. ${c.openErrors[0]}`,
+        );
+      if (c.lost > 0) problems.push(`chat ${k}: ${c.lost} of ${c.expected} deliveries never arrived`);
+      if (c.gaps || c.duplicates) problems.push(`chat ${k}: ${c.gaps} seq gaps, ${c.duplicates} duplicates`);
+      if (Object.keys(c.unexpectedCloses).length)
+        problems.push(`chat ${k}: unexpected closes ${JSON.stringify(c.unexpectedCloses)}`);
+      if (c.errorFrames || c.publishFailed)
+        problems.push(
+          `chat ${k}: ${c.errorFrames} error frames, ${c.publishFailed} failed publishes, e.g. ${JSON.stringify(c.errorSamples[0] ?? c.publishErrors[0])}`,
+        );
+      if (c.acked === 0) problems.push(`chat ${k}: nothing published`);
+    }
+  }
+  const dur = results.durable?.raw;
+  if (dur) {
+    for (const layout of Object.keys(dur))
+      for (const [via, x] of Object.entries(dur[layout])) {
+        if (x.failed)
+          problems.push(`durable ${layout} ${via}: ${x.failed} publishes failed, e.g. ${x.errors[0]}`);
+        if (x.ok === 0) problems.push(`durable ${layout} ${via}: nothing committed`);
+      }
+  }
+  const lp = results.longpoll?.raw;
+  if (lp) {
+    for (const k of ['squall', 'baseline']) {
+      const x = lp[k];
+      if (x.answered < x.expected)
+        problems.push(`longpoll ${k}: ${x.answered} of ${x.expected} polls answered with the message`);
+      for (const p of x.problems) problems.push(`longpoll ${k}: ${p}`);
+    }
+  }
   const idl = results.idle?.raw;
   if (idl) {
     for (const k of ['squall', 'baseline']) {
@@ -343,7 +412,7 @@ async function main() {
   machine.loadAvgEnd = os.loadavg().map((x) => +x.toFixed(2));
   const out = {
     runId,
-    mode: quick ? 'quick' : 'full',
+    mode,
     command: `node bench/run.mjs ${argv.join(' ')}`.trim(),
     startedAt: startedAt.toISOString(),
     finishedAt: finishedAt.toISOString(),
@@ -362,12 +431,15 @@ async function main() {
     problems,
   };
   mkdirSync(join(ROOT, '.squall'), { recursive: true });
-  const file = join(ROOT, '.squall', 'bench-results.json');
+  const file = join(ROOT, '.squall', smoke ? 'bench-smoke-results.json' : 'bench-results.json');
   writeFileSync(file, JSON.stringify(out, null, 2));
   console.log(
     `\nresults: ${file} — ${out.seconds.toFixed(0)} s total; load avg now ${machine.loadAvgEnd.join(' ')}`,
   );
-  return Object.values(results).some((r) => r.failed) ? 1 : 0;
+  if (Object.values(results).some((r) => r.failed)) return 1;
+  // The smoke checks correctness only: any problem observed fails it.
+  if (smoke && problems.length) return 1;
+  return 0;
 }
 
 main().then(

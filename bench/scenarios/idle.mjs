@@ -10,10 +10,10 @@ import { rssKb } from '../lib/procs.mjs';
 import { closesText, cpuOf, mergeStats, runOnFreshPair, settledRss } from './common.mjs';
 
 async function runOne(ctx, server, key) {
-  const { connections: N, channels: M, holdMs } = ctx.cfg.idle;
+  const { connections: N, channels: M, holdMs, settleMs } = ctx.cfg.idle;
   const gens = ctx.gens;
   const parts = split(N, gens.length);
-  await sleep(2000);
+  await sleep(settleMs); // a fresh process: let startup allocations settle before the first RSS read
   const rssBefore = await settledRss(server.pid);
   const cpu0 = cpuOf([server.pid]);
   let offset = 0;
@@ -40,7 +40,7 @@ async function runOne(ctx, server, key) {
   const rssAfter = await settledRss(server.pid);
   const stats = mergeStats(await Promise.all(gens.map((g) => g.call('stats'))));
   await Promise.all(gens.map((g) => g.call('closeAll', {}, 120_000)));
-  await sleep(1000);
+  await sleep(settleMs / 2);
   const rssClosed = rssKb(server.pid);
   return {
     opened,
