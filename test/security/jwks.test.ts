@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, exportSPKI, generateKeyPair, type JWK, SignJWT } from 'jose';
@@ -19,10 +20,16 @@ async function jwk(key: Key, kid: string, alg: string): Promise<JWK> {
   return { ...(await exportJWK(key.publicKey)), kid, alg, use: 'sig' };
 }
 
+/**
+ * Every token is new (its own jti): the instance caches verified tokens for up
+ * to 60 s (docs/security.md), and two tokens signed within the same second
+ * with the same claims would otherwise be the same string.
+ */
 function sign(key: Key, kid: string, alg: string, claims: Record<string, unknown> = {}): Promise<string> {
   return new SignJWT({ subscribe: ['chat:*'], iss: ISSUER, aud: AUDIENCE, ...claims })
     .setProtectedHeader({ alg, kid, typ: 'JWT' })
     .setSubject('alice')
+    .setJti(randomUUID())
     .setIssuedAt()
     .setExpirationTime('10m')
     .sign(key.privateKey);
