@@ -34,15 +34,15 @@ const url = (protocols: string[]) =>
       `must be a ${protocols.join(' or ')}// URL`,
     );
 
-const roles = z
-  .string()
-  .trim()
-  .transform((v) =>
-    v
-      .split(',')
-      .map((r) => r.trim())
-      .filter(Boolean),
-  )
+/** A comma list: entries trimmed, empty ones dropped. */
+const commaList = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
+
+const roles = commaList
   .pipe(
     z
       .array(z.enum(ROLES, { error: `must be a comma list of ${ROLES.join(', ')}` }))
@@ -50,44 +50,26 @@ const roles = z
   )
   .transform((list) => [...new Set(list)] as Role[]);
 
-const clusterNodes = z
-  .string()
-  .transform((v) =>
-    v
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean),
-  )
-  .pipe(
-    z
-      .array(
-        z
-          .string()
-          .max(255)
-          .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be a comma list of host:port'),
-      )
-      .min(1, 'must name at least one host:port')
-      .max(64, 'must name at most 64 seed nodes'),
-  );
+const clusterNodes = commaList.pipe(
+  z
+    .array(
+      z
+        .string()
+        .max(255)
+        .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be a comma list of host:port'),
+    )
+    .min(1, 'must name at least one host:port')
+    .max(64, 'must name at most 64 seed nodes'),
+);
 
 const MIN_SECRET = 32;
-const secretList = z
-  .string()
-  .transform((v) =>
-    v
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean),
-  )
-  .pipe(
-    z
-      .array(
-        z
-          .string()
-          .min(MIN_SECRET, `must be a comma list of secrets of at least ${MIN_SECRET} characters each`),
-      )
-      .min(1, 'must name at least one secret'),
-  );
+const secretList = commaList.pipe(
+  z
+    .array(
+      z.string().min(MIN_SECRET, `must be a comma list of secrets of at least ${MIN_SECRET} characters each`),
+    )
+    .min(1, 'must name at least one secret'),
+);
 
 /** Variables whose value never appears in an error message. */
 const SECRET_VARIABLES = new Set(['AUTH_JWT_SECRET', 'METRICS_TOKEN']);
