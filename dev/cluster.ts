@@ -18,8 +18,7 @@ import type * as ConfigSchema from '../src/infra/config/config.schema.js';
 import type * as RepeatedSignal from '../src/infra/lifecycle/repeated-signal.js';
 import { freePort } from './free-port.js';
 import { type NginxHandle, ensureNginx, startNginx } from './nginx.js';
-import type { PostgresHandle } from './postgres.js';
-import type { RedisHandle } from './redis-server.js';
+import { BackingStack } from './backing-stack.js';
 import { type ServerProcess, spawnServer } from './server-process.js';
 
 // The service is the production build, dist/ (`npm run cluster` builds it
@@ -124,9 +123,7 @@ async function cluster(): Promise<void> {
   const env = { ...process.env };
   const members: Member[] = [];
   let nginx: NginxHandle | undefined;
-  // Promises, so that a stop asked for while a server starts waits for it and stops it too.
-  let pg: Promise<PostgresHandle | undefined> = Promise.resolve(undefined);
-  let redis: Promise<RedisHandle | undefined> = Promise.resolve(undefined);
+  const stack = new BackingStack(env, say);
   let running = false;
   let stopping = false;
 
@@ -137,9 +134,7 @@ async function cluster(): Promise<void> {
     stopping = true;
     await Promise.all(members.map((m) => m.server.stop()));
     await nginx?.stop();
-    const [r, p] = await Promise.all([redis.catch(() => undefined), pg.catch(() => undefined)]);
-    await r?.stop().catch(() => undefined);
-    await p?.stop().catch(() => undefined);
+    await stack.stop();
   };
 
   let first: { signal: NodeJS.Signals; at: number } | undefined;
@@ -168,23 +163,7 @@ async function cluster(): Promise<void> {
   try {
     // Before anything starts: a missing nginx is installed (as root on Debian) or reported now.
     ensureNginx(say);
-    if (!env.DATABASE_URL) {
-      const { startPostgres } = await import('./postgres.js');
-      say('DATABASE_URL not set: starting embedded Postgres (data in .squall/postgres)');
-      pg = startPostgres({
-        dir: '.squall/postgres',
-        port: Number(env.SQUALL_DEV_PG_PORT) || undefined,
-        log: say,
-      });
-      env.DATABASE_URL = (await pg)!.url;
-    }
-    if (stopping) return;
-    if (!env.REDIS_URL) {
-      const { startRedis } = await import('./redis-server.js');
-      say('REDIS_URL not set: starting redis-server');
-      redis = startRedis({ dir: '.squall', log: say });
-      env.REDIS_URL = (await redis)!.url;
-    }
+    await stack.start(() => stopping);
     if (stopping) return;
 
     const ports = new Set<number>();
@@ -244,7 +223,7 @@ async function cluster(): Promise<void> {
     });
   }
   say(`ready on ${nginx.url} (WebSocket ${nginx.wsUrl})`);
-  say(`DATABASE_URL=${env.DATABASE_URL!.replace(/:[^:@/]*@/, ':***@')} REDIS_URL=${env.REDIS_URL}`);
+  say(stack.describe());
   process.stdout.write(
     `${table([
       ['instance', 'role', 'pid', 'port'],

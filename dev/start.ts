@@ -10,8 +10,7 @@
  */
 import { constants } from 'node:os';
 import type * as Bootstrap from '../src/bootstrap.js';
-import type { PostgresHandle } from './postgres.js';
-import type { RedisHandle } from './redis-server.js';
+import { BackingStack } from './backing-stack.js';
 
 // The service is the production build, dist/ (`npm start` builds it first),
 // not a second copy compiled with the dev stack: the path is relative to this
@@ -24,16 +23,8 @@ const say = (line: string) => process.stdout.write(`[squall dev] ${line}\n`);
 
 async function start(): Promise<void> {
   const env = { ...process.env };
-  // Promises, so that a stop asked for while a server is starting waits for it and stops it too.
-  let pg: Promise<PostgresHandle | undefined> = Promise.resolve(undefined);
-  let redis: Promise<RedisHandle | undefined> = Promise.resolve(undefined);
-  const stopStack = async () => {
-    const [r, p] = await Promise.all([redis.catch(() => undefined), pg.catch(() => undefined)]);
-    await r?.stop().catch(() => undefined);
-    await p?.stop().catch(() => undefined);
-    const stopped = [r && 'redis-server', p && 'Postgres'].filter(Boolean).join(' and ');
-    if (stopped) say(`${stopped} stopped`);
-  };
+  const stack = new BackingStack(env, say);
+  const stopStack = () => stack.stop();
 
   // Until runMain has started the service and taken over SIGINT and SIGTERM,
   // those signals would kill this process outright, without the 'exit' event
@@ -68,24 +59,8 @@ async function start(): Promise<void> {
   process.on('SIGQUIT', () => process.exit(128 + constants.signals.SIGQUIT));
 
   try {
-    if (!env.DATABASE_URL) {
-      const { startPostgres } = await import('./postgres.js');
-      say('DATABASE_URL not set: starting embedded Postgres (data in .squall/postgres)');
-      pg = startPostgres({
-        dir: '.squall/postgres',
-        port: Number(env.SQUALL_DEV_PG_PORT) || undefined,
-        log: say,
-      });
-      env.DATABASE_URL = (await pg)!.url;
-    }
+    await stack.start(() => interrupted() !== undefined);
     if (interrupted()) return; // stopping
-    if (!env.REDIS_URL && !env.REDIS_CLUSTER_NODES) {
-      const { startRedis } = await import('./redis-server.js');
-      say('REDIS_URL not set: starting redis-server');
-      redis = startRedis({ dir: '.squall', log: say });
-      env.REDIS_URL = (await redis)!.url;
-    }
-    if (interrupted()) return;
   } catch (err) {
     // Stopping on a signal: an interrupted start (initdb gets the Ctrl-C too) is no news.
     if (interrupted()) return;
@@ -93,8 +68,7 @@ async function start(): Promise<void> {
     await stopStack();
     process.exit(1);
   }
-  say(`DATABASE_URL=${env.DATABASE_URL!.replace(/:[^:@/]*@/, ':***@')}`);
-  say(env.REDIS_URL ? `REDIS_URL=${env.REDIS_URL}` : `REDIS_CLUSTER_NODES=${env.REDIS_CLUSTER_NODES}`);
+  say(stack.describe());
   say(`serving on http://localhost:${env.PORT || 3000}`);
   phase = 'service';
   await runMain(env, { afterClose: stopStack });
