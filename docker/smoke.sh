@@ -173,6 +173,18 @@ pass "the Dockerfile's HEALTHCHECK command exits 0"
 client ws "$BASE" || { tail -n 40 "$WORK/app.log"; fail "WebSocket: $(cat "$WORK/client.log")"; }
 pass "WebSocket: $(cat "$WORK/client.log")"
 
+# SIGTERM to the app; it must drain and exit 0 (else its log's tail and FAIL).
+stop_app() {
+  local log=$1 what=$2 status
+  kill -TERM "$APP_PID"
+  set +e
+  wait "$APP_PID"
+  status=$?
+  set -e
+  APP_PID=""
+  ((status == 0)) || { tail -n 40 "$log"; fail "$what: exit status $status, expected 0"; }
+}
+
 set +e
 client job "$BASE"
 job_status=$?
@@ -183,13 +195,7 @@ case $job_status in
   *) tail -n 40 "$WORK/app.log"; fail "job: $(cat "$WORK/client.log")" ;;
 esac
 
-kill -TERM "$APP_PID"
-set +e
-wait "$APP_PID"
-status=$?
-set -e
-APP_PID=""
-((status == 0)) || { tail -n 40 "$WORK/app.log"; fail "SIGTERM: exit status $status, expected 0"; }
+stop_app "$WORK/app.log" SIGTERM
 pass "SIGTERM: drained and exited 0"
 
 # --- NODE_ENV unset: the default (development) must not need a dev dependency ---
@@ -198,13 +204,7 @@ for v in "${app_env[@]}"; do [[ $v == NODE_ENV=* ]] || unset_env+=("$v"); done
 "${as_user[@]}" "${unset_env[@]}" MIGRATIONS_RUN=false "${CMD[@]}" >"$WORK/app-unset.log" 2>&1 &
 APP_PID=$!
 client live "$BASE" || { tail -n 40 "$WORK/app-unset.log"; fail "NODE_ENV unset: $(cat "$WORK/client.log")"; }
-kill -TERM "$APP_PID"
-set +e
-wait "$APP_PID"
-status=$?
-set -e
-APP_PID=""
-((status == 0)) || { tail -n 40 "$WORK/app-unset.log"; fail "NODE_ENV unset: exit status $status"; }
+stop_app "$WORK/app-unset.log" "NODE_ENV unset"
 pass "NODE_ENV unset: starts on production dependencies only (JSON logs), SIGTERM exits 0"
 
 echo "smoke test: PASSED"
