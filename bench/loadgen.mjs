@@ -1,7 +1,8 @@
 /**
  * A load-generator worker, forked by bench/run.mjs (child_process.fork). It
- * holds WebSocket clients and long polls for one slice of a scenario, from the
- * loopback source addresses it is given, and answers commands over IPC:
+ * holds WebSocket clients (Squall's frames, or Socket.IO for the reference
+ * server) and long polls for one slice of a scenario, from the loopback source
+ * addresses it is given, and answers commands over IPC:
  * `{id, cmd, args}` → `{id, ok, result | error}`. It exits when its parent
  * goes away, so it can never outlive the bench.
  */
@@ -9,6 +10,7 @@ import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { io as ioClient } from 'socket.io-client';
 import WebSocket from 'ws';
 import { freshCounters } from './lib/counters.mjs';
 import { Histogram } from './lib/hist.mjs';
@@ -37,11 +39,53 @@ async function pool(n, limit, fn) {
   await Promise.all(Array.from({ length: Math.min(limit, n) }, worker));
 }
 
-/** One client connection with request/response by ref. */
-function connect(url, localAddress, { onMessage } = {}) {
+/** Resolves the request waiting for `ref`, if any; true when there was one. */
+function settle(conn, ref, frame, recv) {
+  const p = ref === undefined ? undefined : conn.pending.get(ref);
+  if (!p) return false;
+  conn.pending.delete(ref);
+  p(frame, recv);
+  return true;
+}
+
+/** The connection ended: counts it unless we closed it, and answers every request still waiting. */
+function ended(conn, code) {
+  if (conn.closed) return;
+  conn.closed = true;
+  conn.closedCode = code;
+  if (!conn.intentional) counters.unexpectedCloses[code] = (counters.unexpectedCloses[code] ?? 0) + 1;
+  for (const p of conn.pending.values()) p({ event: 'closed', data: { code } }, now());
+  conn.pending.clear();
+  conn.closedResolve?.();
+}
+
+/**
+ * One client connection with request/response by ref. Both protocols give the
+ * same shape: `send(event, data, ref)`, `isOpen()`, `close()`, `terminate()`;
+ * replies arrive as Squall-style frames `{event, data}`.
+ */
+function connect(url, localAddress, { onMessage, protocol = 'ws' } = {}) {
+  return protocol === 'socketio'
+    ? connectSocketIo(url, localAddress, onMessage)
+    : connectWs(url, localAddress, onMessage);
+}
+
+/** Squall's /v1/ws frames (and the bare `ws` baseline's). */
+function connectWs(url, localAddress, onMessage) {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { localAddress, perMessageDeflate: false, handshakeTimeout: 30_000 });
-    const conn = { ws, url, localAddress, pending: new Map(), refs: 0, intentional: false };
+    const conn = {
+      url,
+      localAddress,
+      pending: new Map(),
+      refs: 0,
+      intentional: false,
+      closed: false,
+      send: (event, data, ref) => ws.send(JSON.stringify({ event, data, ref })),
+      isOpen: () => ws.readyState === WebSocket.OPEN,
+      close: () => ws.close(1000),
+      terminate: () => ws.terminate(),
+    };
     ws.on('message', (raw) => {
       const recv = now();
       let frame;
@@ -51,12 +95,7 @@ function connect(url, localAddress, { onMessage } = {}) {
         counters.errorFrames++;
         return;
       }
-      if (frame.ref !== undefined && conn.pending.has(frame.ref)) {
-        const p = conn.pending.get(frame.ref);
-        conn.pending.delete(frame.ref);
-        p(frame, recv);
-        return;
-      }
+      if (settle(conn, frame.ref, frame, recv)) return;
       if (frame.event === 'error') {
         counters.errorFrames++;
         sample(counters.errorSamples, frame.data);
@@ -68,14 +107,58 @@ function connect(url, localAddress, { onMessage } = {}) {
       conn.lastError = err.message;
       if (ws.readyState !== WebSocket.OPEN) reject(err);
     });
-    ws.on('close', (code) => {
-      conn.closedCode = code;
-      if (!conn.intentional) counters.unexpectedCloses[code] = (counters.unexpectedCloses[code] ?? 0) + 1;
-      for (const p of conn.pending.values()) p({ event: 'closed', data: { code } }, now());
-      conn.pending.clear();
-      conn.closedResolve?.();
-    });
+    ws.on('close', (code) => ended(conn, code));
     ws.once('open', () => resolve(conn));
+  });
+}
+
+/**
+ * The Socket.IO reference (bench/baseline-socketio.mjs): events with ack
+ * callbacks, mapped back to the frames the ws path sees (subscribe →
+ * `subscribed`, publish → `ack`, `{error}` → `error`). socket.io-client hands
+ * `localAddress` and `perMessageDeflate` through engine.io-client to its `ws`
+ * WebSocket (engine.io-client transports/websocket.js picks them from the
+ * options), so source addresses work as for the ws path. WebSocket transport
+ * only, no reconnection (a drop must show as an unexpected close), a manager
+ * per connection (forceNew), as many separate clients would have.
+ */
+function connectSocketIo(url, localAddress, onMessage) {
+  return new Promise((resolve, reject) => {
+    const socket = ioClient(url, {
+      transports: ['websocket'],
+      forceNew: true,
+      reconnection: false,
+      timeout: 30_000,
+      localAddress,
+      perMessageDeflate: false,
+    });
+    const replies = { subscribe: 'subscribed', publish: 'ack' };
+    const conn = {
+      url,
+      localAddress,
+      pending: new Map(),
+      refs: 0,
+      intentional: false,
+      closed: false,
+      send: (event, data, ref) =>
+        socket.emit(event, data, (reply) => {
+          const frame = reply?.error
+            ? { event: 'error', data: reply.error }
+            : { event: replies[event] ?? event, data: reply };
+          settle(conn, ref, frame, now());
+        }),
+      isOpen: () => socket.connected,
+      close: () => socket.disconnect(),
+      terminate: () => socket.disconnect(),
+    };
+    socket.on('message', (message) => onMessage?.(conn, { event: 'message', data: message }, now()));
+    socket.once('connect', () => resolve(conn));
+    socket.on('connect_error', (err) => {
+      conn.lastError = err.message;
+      socket.disconnect();
+      reject(err);
+    });
+    socket.on('disconnect', (reason) => ended(conn, reason));
   });
 }
 
@@ -83,7 +166,7 @@ function request(conn, event, data) {
   const ref = `r${++conn.refs}`;
   return new Promise((resolve) => {
     conn.pending.set(ref, (frame, recv) => resolve({ frame, recv }));
-    conn.ws.send(JSON.stringify({ event, data, ref }));
+    conn.send(event, data, ref);
   });
 }
 
@@ -123,7 +206,10 @@ const commands = {
       const addr = addrs[i % addrs.length];
       const ch = channel ?? `${channelPrefix}${(channelOffset + i) % channelMod}`;
       try {
-        const conn = await connect(target.url, addr, { onMessage: onSubscriberMessage });
+        const conn = await connect(target.url, addr, {
+          onMessage: onSubscriberMessage,
+          protocol: target.protocol,
+        });
         conn.label = target.label;
         conns.push(conn);
         const { frame } = await request(conn, 'subscribe', { channel: ch });
@@ -141,7 +227,7 @@ const commands = {
   count() {
     return {
       delivered: counters.delivered,
-      open: conns.filter((c) => c.ws.readyState === WebSocket.OPEN).length,
+      open: conns.filter((c) => c.isOpen()).length,
     };
   },
 
@@ -159,7 +245,7 @@ const commands = {
   },
 
   stats() {
-    const open = conns.filter((c) => c.ws.readyState === WebSocket.OPEN).length;
+    const open = conns.filter((c) => c.isOpen()).length;
     return {
       latency: Object.fromEntries(Object.entries(latency).map(([k, h]) => [k, h.toJSON()])),
       counters,
@@ -177,14 +263,16 @@ const commands = {
         (c) =>
           new Promise((resolve) => {
             c.intentional = true;
-            if (c.ws.readyState === WebSocket.CLOSED) return resolve();
-            c.closedResolve = resolve;
+            if (c.closed) return resolve();
             const t = setTimeout(() => {
-              c.ws.terminate();
+              c.terminate();
               resolve();
             }, 10_000);
-            c.ws.once('close', () => clearTimeout(t));
-            c.ws.close(1000);
+            c.closedResolve = () => {
+              clearTimeout(t);
+              resolve();
+            };
+            c.close();
           }),
       ),
     );
@@ -195,8 +283,8 @@ const commands = {
   },
 
   /** Publishes `count` messages at `rate`/s on one connection, each with its send time; waits for every ack. */
-  async publish({ url, channel, count, rate, addr, padBytes = 64 }) {
-    const conn = await connect(url, addr);
+  async publish({ url, protocol, channel, count, rate, addr, padBytes = 64 }) {
+    const conn = await connect(url, addr, { protocol });
     conn.intentional = true;
     const pad = 'x'.repeat(padBytes);
     const acks = new Histogram();
@@ -224,7 +312,7 @@ const commands = {
       );
     }
     await Promise.race([Promise.all(waits), sleep(60_000)]);
-    conn.ws.close(1000);
+    conn.close();
     return {
       sent: count,
       acked,
@@ -238,10 +326,19 @@ const commands = {
 
   /** `connections` publishers, each sending sequentially (await ack) for `durationMs`. */
   /** `rotate`: connection j walks through all `channels` (j, j + connections, ...) instead of keeping channels[j]. */
-  async publishLoop({ url, channels, connections, durationMs, addrs, padBytes = 64, rotate = false }) {
+  async publishLoop({
+    url,
+    protocol,
+    channels,
+    connections,
+    durationMs,
+    addrs,
+    padBytes = 64,
+    rotate = false,
+  }) {
     const list = [];
     for (let j = 0; j < connections; j++) {
-      const c = await connect(url, addrs[j % addrs.length]);
+      const c = await connect(url, addrs[j % addrs.length], { protocol });
       c.intentional = true;
       list.push(c);
     }
@@ -255,7 +352,7 @@ const commands = {
     await Promise.all(
       list.map(async (c, j) => {
         let n = 0;
-        while (now() < end && c.ws.readyState === WebSocket.OPEN) {
+        while (now() < end && c.isOpen()) {
           const channel = channels[(rotate ? j + n * connections : j) % channels.length];
           const ts = now();
           const { frame, recv } = await request(c, 'publish', { channel, data: { ts, n: n++, pad } });
@@ -270,7 +367,7 @@ const commands = {
       }),
     );
     const elapsedMs = now() - start;
-    for (const c of list) c.ws.close(1000);
+    for (const c of list) c.close();
     return { acked, failed, errors, ack: acks.toJSON(), elapsedMs };
   },
 

@@ -10,6 +10,7 @@
  *   node bench/run.mjs --smoke      # tiny sizes, correctness only (CI): exits 1 on any failure or problem
  *   node bench/run.mjs --only=fanout,longpoll
  *   node bench/run.mjs --only=fanout --set=fanout.rate=50 --set=fanout.messages=200   # overload probe
+ *   node bench/run.mjs --no-socketio  # skip the Socket.IO reference (idle, fanout, chat: an extra "vs Socket.IO" table)
  *
  * Loopback only. Starts an embedded Postgres (.squall/bench-pg) and a
  * redis-server unless DATABASE_URL / REDIS_URL are set, Squall instances
@@ -41,6 +42,7 @@ import { fanout } from './scenarios/fanout.mjs';
 import { idle } from './scenarios/idle.mjs';
 import { longpoll } from './scenarios/longpoll.mjs';
 import { throughput } from './scenarios/throughput.mjs';
+import { reportSocketIo } from './lib/socketio-reference.mjs';
 
 const argv = process.argv.slice(2);
 const smoke = argv.includes('--smoke');
@@ -125,8 +127,11 @@ for (const o of overrides) {
   }
 }
 for (const a of argv) {
-  if (a !== '--quick' && a !== '--smoke' && !a.startsWith('--only=') && !a.startsWith('--set=')) {
-    console.error(`unknown argument ${a}; use --quick, --smoke, --only=a,b, --set=scenario.key=number`);
+  const known = ['--quick', '--smoke', '--no-socketio'];
+  if (!known.includes(a) && !a.startsWith('--only=') && !a.startsWith('--set=')) {
+    console.error(
+      `unknown argument ${a}; use --quick, --smoke, --only=a,b, --set=scenario.key=number, --no-socketio`,
+    );
     process.exit(2);
   }
 }
@@ -252,6 +257,7 @@ async function main() {
     infra: state.infra,
     extraServers: state.extraServers,
     recordStop,
+    socketio: !argv.includes('--no-socketio'), // the Socket.IO reference (idle, fanout, chat)
   };
   // fanout and throughput share two long-running instances; longpoll and idle start fresh processes.
   const FRESH = new Set(['longpoll', 'idle']);
@@ -297,12 +303,14 @@ async function main() {
     try {
       const r = await SCENARIOS[name](ctx);
       const rows = printTable(`${titles[name]} — ratio = squall / baseline`, r.rows, r.notes);
+      const socketio = reportSocketIo(name, titles[name], r.raw, problems);
       results[name] = {
         title: titles[name],
         seconds: (Date.now() - t0) / 1000,
         rows,
         notes: r.notes,
         raw: r.raw,
+        socketio,
       };
     } catch (err) {
       if (cleaning) break;

@@ -10,6 +10,7 @@
 import { split } from '../lib/loadgens.mjs';
 import { closesText, cpuOf, mergeStats, waitDelivered } from './common.mjs';
 import { Histogram } from '../lib/hist.mjs';
+import { socketioSystem, withSocketIo } from '../lib/socketio-reference.mjs';
 
 async function runOne(ctx, sys) {
   const { gens, cfg } = ctx;
@@ -40,6 +41,7 @@ async function runOne(ctx, sys) {
       pubGens.map((g) =>
         g.call('publishLoop', {
           url: sys.pubUrl,
+          protocol: sys.protocol,
           channels: names,
           connections: C,
           durationMs,
@@ -102,6 +104,7 @@ export async function chat(ctx) {
     pubUrl: ctx.baseline.wsUrl,
     pids: [ctx.baseline.pid],
   });
+  const socketio = await withSocketIo(ctx, 'chat', (server) => runOne(ctx, socketioSystem(server)));
   const s = squall;
   const bl = baseline;
   const rows = [
@@ -152,5 +155,5 @@ export async function chat(ctx) {
     'Squall: 2 instances, subscribers split evenly, publishers on A (half the rooms are reached through Redis); every publish is committed to Postgres before its ack and fan-out. Baseline: 1 bare ws process, in memory.',
     'Server CPU counts the Squall/baseline node processes only (not Postgres/Redis).',
   ];
-  return { rows, notes, raw: { squall, baseline } };
+  return { rows, notes, raw: { squall, baseline, socketio } };
 }

@@ -8,6 +8,7 @@
  */
 import { Histogram } from '../lib/hist.mjs';
 import { split } from '../lib/loadgens.mjs';
+import { socketioSystem, withSocketIo } from '../lib/socketio-reference.mjs';
 import { closesText, cpuOf, mergeStats, waitDelivered } from './common.mjs';
 
 async function runOne(ctx, sys) {
@@ -26,13 +27,21 @@ async function runOne(ctx, sys) {
   ctx.log(`fanout ${sys.key}: ${opened}/${K} subscribed in ${(openMs / 1000).toFixed(1)} s`);
 
   // Warm-up (JIT, pools, Redis subscription), then measure from a clean slate.
-  await publisher.call('publish', { url: sys.pubUrl, channel, count: W, rate: R, addr: publisher.addrs[0] });
+  await publisher.call('publish', {
+    url: sys.pubUrl,
+    protocol: sys.protocol,
+    channel,
+    count: W,
+    rate: R,
+    addr: publisher.addrs[0],
+  });
   await waitDelivered(gens, opened * W, { timeoutMs: 30_000 });
   await Promise.all(gens.map((g) => g.call('reset')));
 
   const cpu0 = cpuOf(sys.pids, sys.childrenOf);
   const pub = await publisher.call('publish', {
     url: sys.pubUrl,
+    protocol: sys.protocol,
     channel,
     count: P,
     rate: R,
@@ -90,6 +99,7 @@ export async function fanout(ctx) {
     pids: [ctx.baseline.pid],
     childrenOf: [],
   });
+  const socketio = await withSocketIo(ctx, 'fanout', (server) => runOne(ctx, socketioSystem(server)));
   const { subscribers: K, messages: P, rate: R } = ctx.cfg.fanout;
   const rows = [
     {
@@ -187,5 +197,5 @@ export async function fanout(ctx) {
     "Latency = subscriber receive time − publisher send time (both on this machine's clock), so it includes the load generators' own event-loop delay.",
     'Server CPU counts the Squall/baseline node processes only (not Postgres/Redis).',
   ];
-  return { rows, notes, raw: { squall, baseline } };
+  return { rows, notes, raw: { squall, baseline, socketio } };
 }

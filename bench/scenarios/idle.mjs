@@ -7,6 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { split } from '../lib/loadgens.mjs';
 import { rssKb } from '../lib/procs.mjs';
+import { withSocketIo } from '../lib/socketio-reference.mjs';
 import { closesText, cpuOf, mergeStats, runOnFreshPair, settledRss } from './common.mjs';
 
 async function runOne(ctx, server, key) {
@@ -20,7 +21,7 @@ async function runOne(ctx, server, key) {
   const opens = await Promise.all(
     gens.map((g, i) => {
       const args = {
-        targets: [{ url: server.wsUrl, label: key }],
+        targets: [{ url: server.wsUrl, label: key, protocol: server.protocol }],
         count: parts[i],
         channelPrefix: `bench.${ctx.runId}.idle.${key}.`,
         channelMod: M,
@@ -59,6 +60,7 @@ async function runOne(ctx, server, key) {
 
 export async function idle(ctx) {
   const { squall, baseline } = await runOnFreshPair(ctx, 'idle', runOne);
+  const socketio = await withSocketIo(ctx, 'idle', (server) => runOne(ctx, server, 'socketio'));
   const { connections: N, channels: M, holdMs } = ctx.cfg.idle;
   const mb = (kb) => kb / 1024;
   const rows = [
@@ -123,5 +125,5 @@ export async function idle(ctx) {
     "Squall keeps a per-channel Redis subscription and reads each new channel's head from Postgres once; the baseline keeps a Set per channel.",
     'RSS after close is not a leak test: V8 and malloc keep freed memory.',
   ];
-  return { rows, notes, raw: { squall, baseline } };
+  return { rows, notes, raw: { squall, baseline, socketio } };
 }
