@@ -82,7 +82,7 @@ const CONFIG = {
     fanout: {
       sizes: [1000, 5000],
       instances: 1,
-      rates: [10_000, 20_000, 40_000, 60_000],
+      rates: [5000, 10_000, 20_000, 40_000, 60_000],
       stepSeconds: 3,
       p99LimitMs: 100,
     },

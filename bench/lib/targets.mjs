@@ -91,7 +91,11 @@ export function evaluateTargets(run, cfg, rows, raw) {
       const row = rows.find((r) => r.metric === spec.metric);
       value = row ? (spec.of === 'ratio' ? row.ratio : row.squall) : NaN;
     }
-    const shown = spec.of === 'ratio' || spec.metric.endsWith('/ before') ? `${fmt(value, 3)}x` : fmt(value);
+    const shown = !Number.isFinite(value)
+      ? 'n/a'
+      : spec.of === 'ratio' || spec.metric.endsWith('/ before')
+        ? `${fmt(value, 3)}x`
+        : fmt(value, Number.isInteger(value) ? 0 : undefined);
     return {
       scenario: run.key,
       metric: spec.metric,
@@ -99,7 +103,9 @@ export function evaluateTargets(run, cfg, rows, raw) {
       shown,
       target: spec.target,
       limit: spec.of === 'ratio' ? spec.limit : undefined,
+      // n/a: nothing to compare (e.g. no fan-out step passed on either side); counted as not met.
       met: check(value, spec.op, spec.limit),
+      result: !Number.isFinite(value) ? 'n/a' : check(value, spec.op, spec.limit) ? 'met' : 'MISSED',
     };
   });
 }
@@ -107,7 +113,7 @@ export function evaluateTargets(run, cfg, rows, raw) {
 /** The final table on stdout. */
 export function printTargets(list, { note } = {}) {
   const head = ['scenario', 'metric', 'ratio / value', 'target', 'result'];
-  const cells = list.map((t) => [t.scenario, t.metric, t.shown, t.target, t.met ? 'met' : 'MISSED']);
+  const cells = list.map((t) => [t.scenario, t.metric, t.shown, t.target, t.result]);
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c) => c.map((s, i) => (i === 2 ? s.padStart(widths[i]) : s.padEnd(widths[i]))).join('  ');
   const out = ['', '== Targets (issue 11)'];
@@ -125,7 +131,8 @@ export function targetsMarkdown(list) {
     '| scenario | metric | ratio / value | target | result |',
     '|---|---|---:|---|---|',
     ...list.map(
-      (t) => `| ${t.scenario} | ${t.metric} | ${t.shown} | ${t.target} | ${t.met ? 'met' : '**missed**'} |`,
+      (t) =>
+        `| ${t.scenario} | ${t.metric} | ${t.shown} | ${t.target} | ${t.met ? 'met' : t.result === 'n/a' ? 'n/a' : '**missed**'} |`,
     ),
   ].join('\n');
 }

@@ -52,6 +52,7 @@ async function round(ctx, server, chans, n) {
   await sleep(200); // let the last requests settle into their wait
   const rssPending = rssKb(server.pid);
   let publishFailed = 0;
+  const publishStart = now();
   const next = await Promise.all(
     chans.map(async (ch) => {
       const ts = now();
@@ -72,7 +73,6 @@ async function round(ctx, server, chans, n) {
       }
     }),
   );
-  const publishedAt = now();
   const results = await Promise.all(pollers.map((g) => g.call('pollWait', { timeoutMs: 70_000 })));
   const hist = new Histogram();
   let empty = 0;
@@ -95,7 +95,7 @@ async function round(ctx, server, chans, n) {
   return {
     hist,
     registerMs,
-    allAnsweredMs: lastRecv - publishedAt,
+    allAnsweredMs: lastRecv - publishStart,
     answered: hist.count,
     empty,
     statuses,
@@ -265,7 +265,7 @@ export async function longpoll(ctx) {
   );
   const notes = [
     `${N} long polls over ${M} channels from ${workers} poll workers (keep-alive HTTP/1.1), ${rounds} measured round(s)${warmup ? ` after ${warmup} warm-up round(s)` : ' on a fresh process (round 1 is the first)'}; each round: all N pending, then one REST publish per channel, all at once. Fresh Squall instance (its publish includes the Postgres commit) vs the bare server's trivial in-memory long poll.`,
-    'Wake = answer received − that channel\'s publish send time; "time to register" = first poll sent → server reports all N waiting (squall_hub_subscribers); "ALL answered" = last publish answered → last poll answered.',
+    'Wake = answer received − that channel\'s publish send time; "time to register" = first poll sent → server reports all N waiting (squall_hub_subscribers); "ALL answered" = first publish sent → last poll answered.',
     `RSS per pending poll = (VmRSS with N pending in round 1 − VmRSS before round 1) / N (n/a when a GC made it negative). "Clients gone" = ${ctx.cfg.longpoll.settleMs / 1000} s after the poll workers closed their keep-alive sockets.`,
   ];
   if (squall.problems.length) notes.push(`squall problems: ${squall.problems.join(' | ')}`);
