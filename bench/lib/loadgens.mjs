@@ -9,12 +9,13 @@ import { ROOT } from './stack.mjs';
 import { stopChild, track } from './procs.mjs';
 
 export class LoadGen {
-  constructor(name, addrs) {
+  /** `script`: the worker to fork, relative to bench/ (lib/pollgen.mjs for multi-channel long polls). */
+  constructor(name, addrs, script = 'loadgen.mjs') {
     this.name = name;
     this.addrs = addrs;
     this.seq = 0;
     this.pending = new Map();
-    this.child = fork(join(ROOT, 'bench', 'loadgen.mjs'), [], {
+    this.child = fork(join(ROOT, 'bench', script), [], {
       cwd: ROOT,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       // A few MB of IPC for latency histograms is fine; give the workers room for 5000 sockets.

@@ -81,15 +81,13 @@ async function runOne(ctx, sys) {
 }
 
 export async function fanout(ctx) {
-  const [a, b] = ctx.squall;
+  // cfg.fanout.instances: 1 puts every subscriber on A (the like-for-like step against one bare process).
+  const [a, b] = ctx.cfg.fanout.instances === 1 ? [ctx.squall[0]] : ctx.squall;
   const squall = await runOne(ctx, {
     key: 'squall',
-    targets: [
-      { url: a.wsUrl, label: 'A' },
-      { url: b.wsUrl, label: 'B' },
-    ],
+    targets: [{ url: a.wsUrl, label: 'A' }, ...(b ? [{ url: b.wsUrl, label: 'B' }] : [])],
     pubUrl: a.wsUrl,
-    pids: [a.pid, b.pid],
+    pids: b ? [a.pid, b.pid] : [a.pid],
     childrenOf: [],
   });
   const baseline = await runOne(ctx, {
