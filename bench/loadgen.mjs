@@ -371,6 +371,74 @@ const commands = {
     return { acked, failed, errors, ack: acks.toJSON(), elapsedMs };
   },
 
+  /**
+   * The REST twin of publishLoop: `connections` clients, client j POSTing to
+   * channels[j] and awaiting each answer (201) before the next, for
+   * `durationMs`, over keep-alive HTTP/1.1 (one socket per client, from the
+   * worker's source addresses). node:http, not fetch: fetch costs this
+   * process several times the CPU per request, which on a small machine
+   * turned the REST figure into a measure of the client.
+   */
+  async restPublishLoop({ base, channels, connections, durationMs, addrs, padBytes = 64 }) {
+    const u = new URL(base);
+    const pad = 'x'.repeat(padBytes);
+    const own = addrs.map(
+      (addr) => new http.Agent({ keepAlive: true, maxSockets: connections, localAddress: addr }),
+    );
+    const post = (agent, path, body) =>
+      new Promise((resolve) => {
+        const req = http.request(
+          {
+            host: u.hostname,
+            port: u.port,
+            path,
+            method: 'POST',
+            agent,
+            headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+          },
+          (res) => {
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (d) => (text += d));
+            res.on('end', () => resolve({ status: res.statusCode, text }));
+            res.on('error', (err) => resolve({ status: 0, text: err.message }));
+          },
+        );
+        req.on('error', (err) => resolve({ status: 0, text: err.message }));
+        req.end(body);
+      });
+    const answers = new Histogram();
+    let ok = 0;
+    let failed = 0;
+    const errors = [];
+    const start = now();
+    const end = start + durationMs;
+    await Promise.all(
+      Array.from({ length: connections }, async (_, j) => {
+        const path = `/v1/channels/${encodeURIComponent(channels[j % channels.length])}/messages`;
+        let n = 0;
+        while (now() < end) {
+          const ts = now();
+          const { status, text } = await post(
+            own[j % own.length],
+            path,
+            JSON.stringify({ data: { ts, n: n++, pad } }),
+          );
+          if (status === 201) {
+            ok++;
+            answers.record(now() - ts);
+          } else {
+            failed++;
+            sample(errors, `REST publish answered ${status}: ${text.slice(0, 300)}`);
+          }
+        }
+      }),
+    );
+    const elapsedMs = now() - start;
+    for (const a of own) a.destroy();
+    return { ok, failed, errors, answers: answers.toJSON(), elapsedMs };
+  },
+
   /** Starts `count` long polls; returns once they are all sent. Results come from pollWait. */
   pollStart({ base, channel, after, timeoutSec, count, addrs }) {
     polls = [];

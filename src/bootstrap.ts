@@ -14,7 +14,7 @@ import { jsonBodyLimit } from './infra/http/body-limit.js';
 import { INSTANCE_HEADER, instanceHeader } from './infra/http/instance-header.js';
 import { stopAcceptingOn } from './infra/lifecycle/stop-accepting.js';
 import { REPEATED_SIGNAL_MS } from './infra/lifecycle/repeated-signal.js';
-import { StrictQueryInterceptor } from './infra/http/strict-query.interceptor.js';
+import { StrictQueryGuard } from './infra/http/strict-query.guard.js';
 import { SquallWsAdapter } from './channels/ws/squall-ws.adapter.js';
 import { setupOpenApi } from './docs/openapi.js';
 import { Lifecycle } from './infra/lifecycle/lifecycle.js';
@@ -49,7 +49,8 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
     });
   }
   app.useBodyParser('json', { limit: jsonBodyLimit(config.MAX_MESSAGE_BYTES) });
-  app.useGlobalInterceptors(new StrictQueryInterceptor());
+  // After the auth guard (APP_GUARD, registered while the app was created).
+  app.useGlobalGuards(new StrictQueryGuard());
   if (hasRole(config, 'gateway')) app.useWebSocketAdapter(new SquallWsAdapter(app, config));
   if (hasRole(config, 'api')) setupOpenApi(app);
   const server = app.getHttpServer() as Server;

@@ -1,4 +1,3 @@
-/* global fetch */
 /**
  * Durable publish against its floor: the statement Squall's publish commits
  * (src/channels/group-commit.ts, `publishOne`: bump the channel's counter and
@@ -80,17 +79,33 @@ async function sql(ctx, names, C, durationMs) {
   }
 }
 
-function rest(ctx, names, C, durationMs) {
-  const base = ctx.squall[0].url;
-  return loops(C, durationMs, async (i, n) => {
-    const res = await fetch(`${base}/v1/channels/${channelOf(names, i)}/messages`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ data: { n, pad } }),
-    });
-    const body = await res.text();
-    if (res.status !== 201) throw new Error(`REST publish answered ${res.status}: ${body}`);
-  });
+/** C REST publishers over the same 2 load generators as the WS ones (see loadgen restPublishLoop). */
+async function rest(ctx, names, C, durationMs) {
+  const gens = ctx.gens.slice(0, 2);
+  const parts = split(C, gens.length);
+  const results = await Promise.all(
+    gens.map((g, gi) => {
+      const offset = parts.slice(0, gi).reduce((s, n) => s + n, 0);
+      return g.call('restPublishLoop', {
+        base: ctx.squall[0].url,
+        channels: Array.from({ length: parts[gi] }, (_, j) => channelOf(names, offset + j)),
+        connections: parts[gi],
+        durationMs,
+        addrs: g.addrs,
+      });
+    }),
+  );
+  const hist = new Histogram();
+  for (const r of results) hist.merge(r.answers);
+  const ok = results.reduce((s, r) => s + r.ok, 0);
+  const seconds = Math.max(...results.map((r) => r.elapsedMs)) / 1000;
+  return {
+    ok,
+    failed: results.reduce((s, r) => s + r.failed, 0),
+    errors: results.flatMap((r) => r.errors),
+    perSec: ok / seconds,
+    latency: hist.summary(),
+  };
 }
 
 async function ws(ctx, names, C, durationMs) {
@@ -181,7 +196,7 @@ export async function durable(ctx) {
     });
   }
   const notes = [
-    `${C} concurrent publishers per path, each awaiting its answer before the next, for ${durationMs / 1000} s after a ${warmupMs / 1000} s warm-up; one Squall instance (REST from this process, WS from 2 load generators).`,
+    `${C} concurrent publishers per path, each awaiting its answer before the next, for ${durationMs / 1000} s after a ${warmupMs / 1000} s warm-up; one Squall instance (REST and WS each from the same 2 load generators, REST over keep-alive node:http).`,
     "Baseline = the one-message INSERT of src/channels/group-commit.ts sent directly by C `pg` clients (one connection each): what a durable, gap-free publish costs in Postgres alone. Squall's group commit may batch concurrent publishes into one statement, so a ratio above 1 is possible.",
     ctx.infra.started.some((s) => s.startsWith('postgres'))
       ? "The bench's embedded Postgres runs with fsync=off: commit flushes are not included."

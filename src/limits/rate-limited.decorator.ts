@@ -29,7 +29,9 @@ export class RateLimitGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const name = this.reflector.get<RateLimitName | undefined>(RATE_LIMIT, context.getHandler());
-    if (!name) return true;
+    // A limit that is off costs nothing: not even the client address (req.ip
+    // walks X-Forwarded-For through the trust-proxy rule on every read).
+    if (!name || !this.limits.enabled(name)) return true;
     // The global auth guard ran first: the token's `sub`, or the address in open mode.
     const req = context.switchToHttp().getRequest<AuthenticatedRequest>();
     await this.limits.take(name, clientKeyOf(req.principal, req.ip ?? 'unknown'));

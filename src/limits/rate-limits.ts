@@ -39,6 +39,11 @@ export class RateLimits {
     if (jobs > 0) this.buckets.job_submit = this.bucket(jobs / 60, jobs, 'job submit');
   }
 
+  /** Whether `name` is limited at all (a rate of 0 turns it off). */
+  enabled(name: RateLimitName): boolean {
+    return this.buckets[name] !== undefined;
+  }
+
   /** Throws `rate_limited` (429 with Retry-After; WS `retryAfterMs`) when `clientKey` is over `name`'s rate. */
   async take(name: RateLimitName, clientKey: string): Promise<void> {
     const bucket = this.buckets[name];

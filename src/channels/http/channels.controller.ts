@@ -15,7 +15,7 @@ import type { Principal } from '../../auth/principal.js';
 import { ApiErrors, IDEMPOTENT_REPLAYED } from '../../docs/openapi.js';
 import { ChannelInfo, HistoryPage, Message, PollPage, PublishBody } from '../../docs/openapi-models.js';
 import { ChannelsService } from '../channels.service.js';
-import { HistoryQueryDto, PollQueryDto } from '../dto/channel-queries.dto.js';
+import { type HistoryQuery, type PollQuery, historyQuery, pollQuery } from '../dto/channel-queries.dto.js';
 import { parsePublishBody } from '../dto/parse-publish-body.js';
 import { RateLimited } from '../../limits/rate-limited.decorator.js';
 import { pageJson } from './page-json.js';
@@ -72,7 +72,7 @@ export class ChannelsController {
   @Get(':channel/messages')
   async history(
     @Param('channel') channel: string,
-    @Query() q: HistoryQueryDto,
+    @Query(historyQuery) q: HistoryQuery,
     @CurrentPrincipal() principal: Principal,
     @Res() res: Response,
   ) {
@@ -100,7 +100,7 @@ export class ChannelsController {
   @Get(':channel/poll')
   async poll(
     @Param('channel') channel: string,
-    @Query() q: PollQueryDto,
+    @Query(pollQuery) q: PollQuery,
     @CurrentPrincipal() principal: Principal,
     @Req() req: Request,
     @Res() res: Response,

@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
+import { stdSerializers } from 'pino';
 import type { AppConfig } from '../config/config.schema.js';
 
 const REQUEST_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
@@ -59,12 +60,20 @@ export class LoggingModule {
               ],
               censor: '[redacted]',
             },
+            // pino-http would wrap each serializer in a standard one that first
+            // copies the request into a fresh object (headers, address, query...)
+            // on every request, at any level, only for ours to pick three
+            // fields: read them from the request itself. res and err keep the
+            // standard serializers, which is what the wrapping gave them.
+            wrapSerializers: false,
             serializers: {
-              req: (req: IncomingMessage & { id?: string; raw?: IncomingMessage }) => ({
+              req: (req: IncomingMessage & { id?: string; originalUrl?: string }) => ({
                 id: req.id,
                 method: req.method,
-                url: redactUrl(req.url),
+                url: redactUrl(req.originalUrl ?? req.url),
               }),
+              res: stdSerializers.res,
+              err: stdSerializers.err,
             },
             // Probes and scrapes would drown the log.
             autoLogging: { ignore: (req) => /^\/(health|metrics)/.test(req.url ?? '') },
