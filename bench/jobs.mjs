@@ -173,6 +173,16 @@ async function squall(infra) {
     );
     return rows[0];
   };
+  // --pg-stats: the statements' own cost (needs pg_stat_statements in shared_preload_libraries).
+  const pgStats = process.argv.includes('--pg-stats')
+    ? await db
+        .query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements')
+        .then(() => db.query('SELECT pg_stat_statements_reset()'))
+        .then(
+          () => true,
+          (err) => log(`--pg-stats: ${err.message}`),
+        )
+    : false;
   const u0 = await updates();
   const x0 = await xacts();
   const r0 = await redisCalls(redis);
@@ -228,6 +238,14 @@ async function squall(infra) {
     Object.keys(c1).map((k) => [k, Number((((c1[k] - c0[k]) * 1000) / JOBS).toFixed(3))]),
   );
   const statements = (await xacts()) - x0 - polls - 1;
+  if (pgStats) {
+    const { rows } = await db.query(
+      `SELECT calls, rows, round(total_exec_time::numeric, 1) AS total_ms, round(total_plan_time::numeric, 1) AS plan_ms, round(mean_exec_time::numeric, 3) AS mean_ms,
+         shared_blks_hit + shared_blks_read AS blks, left(regexp_replace(query, '\\s+', ' ', 'g'), 160) AS query
+       FROM pg_stat_statements ORDER BY total_exec_time + total_plan_time DESC LIMIT 15`,
+    );
+    for (const r of rows) log(`pg: ${JSON.stringify(r)}`);
+  }
   const u1 = await updates();
   const r1 = await redisCalls(redis);
   monitor?.disconnect();
