@@ -108,6 +108,8 @@ async function bare(infra) {
     concurrency: 10,
   });
   worker.on('completed', () => ++done === JOBS && resolveAll());
+  const stats = new Redis(infra.redisUrl);
+  const r0 = await redisCalls(stats);
   const redisCpu0 = cpuSeconds([infra.redisPid?.()]);
   const cpu0 = process.cpuUsage();
   const started = performance.now();
@@ -116,12 +118,15 @@ async function bare(infra) {
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const redisCpu = cpuSeconds([infra.redisPid?.()]) - redisCpu0;
+  const commands = total(await redisCalls(stats)) - total(r0);
+  stats.disconnect();
   await worker.close();
   await queue.close();
   for (const c of conns) c.disconnect();
   // This process is both the producer and the worker.
   return {
     rate: JOBS / seconds,
+    commands: commands / JOBS,
     cpuMsPerJob: { node: (cpu.user + cpu.system) / 1000 / JOBS, redis: (redisCpu * 1000) / JOBS },
   };
 }
@@ -316,6 +321,7 @@ async function main() {
       jobRowUpdatesPerJob: Number(s.jobUpdates.toFixed(2)),
       hotUpdateShare: Number(s.hotShare.toFixed(2)),
       redisCommandsPerJob: Number(s.commands.toFixed(2)),
+      bareRedisCommandsPerJob: Number(b.commands.toFixed(2)),
       redisClientCommandsPerJob: s.clientCommands && Number(s.clientCommands.toFixed(2)),
       redisCommandsPerJobByCommand: s.byCommand,
       problems: s.problems,
