@@ -19,6 +19,8 @@ interface PgPool {
  */
 export class PreparedQueries {
   private readonly names = new Map<string, string>();
+  /** Set once named statements turned out not to work here (see {@link rows}). */
+  private unnamed = false;
 
   constructor(private readonly db: DataSource) {}
 
@@ -26,12 +28,26 @@ export class PreparedQueries {
   async rows<T>(text: string, values: unknown[]): Promise<T[]> {
     const pool = (this.db.driver as unknown as { master?: PgPool }).master;
     // No pool of pg's shape (another driver): the unnamed path still works.
-    if (!pool) {
-      const result: unknown = await this.db.query(text, values);
-      return (Array.isArray(result) && Array.isArray(result[0]) ? result[0] : result) as T[];
+    if (!pool || this.unnamed) return this.unnamedRows(text, values);
+    try {
+      const result = await pool.query({ name: this.nameOf(text), text, values });
+      return result.rows as T[];
+    } catch (err) {
+      // A pooler in transaction mode that does not track prepared statements
+      // (PgBouncer before 1.21, or without max_prepared_statements) sends the
+      // parse and the run to different server sessions: the statement is
+      // missing (26000) or already there (42P05). Either way it did not run,
+      // so it is sent again, and from now on, unnamed.
+      if (!isPreparedStatementLost(err)) throw err;
+      this.unnamed = true;
+      return this.unnamedRows(text, values);
     }
-    const result = await pool.query({ name: this.nameOf(text), text, values });
-    return result.rows as T[];
+  }
+
+  private async unnamedRows<T>(text: string, values: unknown[]): Promise<T[]> {
+    const result: unknown = await this.db.query(text, values);
+    // TypeORM answers an UPDATE ... RETURNING with [rows, count].
+    return (Array.isArray(result) && Array.isArray(result[0]) ? result[0] : result) as T[];
   }
 
   private nameOf(text: string): string {
@@ -42,4 +58,9 @@ export class PreparedQueries {
     }
     return name;
   }
+}
+
+function isPreparedStatementLost(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === '26000' || code === '42P05';
 }
