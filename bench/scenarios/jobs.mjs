@@ -109,6 +109,8 @@ export async function bare(infra) {
     concurrency: 10,
   });
   worker.on('completed', () => ++done === JOBS && resolveAll());
+  const stats = new Redis(infra.redisUrl);
+  const r0 = await redisCalls(stats);
   const redisCpu0 = cpuSeconds([infra.redisPid?.()]);
   const cpu0 = process.cpuUsage();
   const started = performance.now();
@@ -117,12 +119,15 @@ export async function bare(infra) {
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const redisCpu = cpuSeconds([infra.redisPid?.()]) - redisCpu0;
+  const commands = total(await redisCalls(stats)) - total(r0);
+  stats.disconnect();
   await worker.close();
   await queue.close();
   for (const c of conns) c.disconnect();
   // This process is both the producer and the worker.
   return {
     rate: JOBS / seconds,
+    commands: commands / JOBS,
     cpuMsPerJob: { node: (cpu.user + cpu.system) / 1000 / JOBS, redis: (redisCpu * 1000) / JOBS },
   };
 }
@@ -174,6 +179,16 @@ export async function squall(infra) {
     );
     return rows[0];
   };
+  // --pg-stats: the statements' own cost (needs pg_stat_statements in shared_preload_libraries).
+  const pgStats = process.argv.includes('--pg-stats')
+    ? await db
+        .query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements')
+        .then(() => db.query('SELECT pg_stat_statements_reset()'))
+        .then(
+          () => true,
+          (err) => log(`--pg-stats: ${err.message}`),
+        )
+    : false;
   const u0 = await updates();
   const x0 = await xacts();
   const r0 = await redisCalls(redis);
@@ -229,6 +244,14 @@ export async function squall(infra) {
     Object.keys(c1).map((k) => [k, Number((((c1[k] - c0[k]) * 1000) / JOBS).toFixed(3))]),
   );
   const statements = (await xacts()) - x0 - polls - 1;
+  if (pgStats) {
+    const { rows } = await db.query(
+      `SELECT calls, rows, round(total_exec_time::numeric, 1) AS total_ms, round(total_plan_time::numeric, 1) AS plan_ms, round(mean_exec_time::numeric, 3) AS mean_ms,
+         shared_blks_hit + shared_blks_read AS blks, left(regexp_replace(query, '\\s+', ' ', 'g'), 160) AS query
+       FROM pg_stat_statements ORDER BY total_exec_time + total_plan_time DESC LIMIT 15`,
+    );
+    for (const r of rows) log(`pg: ${JSON.stringify(r)}`);
+  }
   const u1 = await updates();
   const r1 = await redisCalls(redis);
   monitor?.disconnect();
@@ -295,6 +318,7 @@ export async function summarize(b, s) {
     jobRowUpdatesPerJob: Number(s.jobUpdates.toFixed(2)),
     hotUpdateShare: Number(s.hotShare.toFixed(2)),
     redisCommandsPerJob: Number(s.commands.toFixed(2)),
+    bareRedisCommandsPerJob: Number(b.commands.toFixed(2)),
     redisClientCommandsPerJob: s.clientCommands && Number(s.clientCommands.toFixed(2)),
     redisCommandsPerJobByCommand: s.byCommand,
     problems: s.problems,

@@ -6,6 +6,7 @@ import { JOB_COLUMNS, RUN_COLUMNS, type Cursor, type JobRow, type JobScope } fro
 import { type EventColumns, eventResultColumns, withEvent } from './job-event-sql.js';
 import { FINAL_STATES, type JobEvent, type JobState, fromStates } from './job-state.js';
 import { deleteInBatches } from '../infra/database/delete-in-batches.js';
+import { PreparedQueries } from './prepared.js';
 
 export interface NewJob {
   id: string;
@@ -67,18 +68,20 @@ export function clipError(message: string): string {
 export class JobsStore {
   /** Results up to this size ride along in their event; larger ones are left for GET /v1/jobs/:id. */
   readonly eventResultCap: number;
+  /** The hot statements, prepared once per connection (see prepared.ts); also JobsBatchStore's. */
+  readonly prepared: PreparedQueries;
 
   constructor(
     @InjectDataSource() private readonly db: DataSource,
     @InjectConfig() config: AppConfig,
   ) {
     this.eventResultCap = Math.max(0, Math.min(8192, config.MAX_MESSAGE_BYTES - 2048));
+    this.prepared = new PreparedQueries(db);
   }
 
+  /** The first row of a statement whose text is fixed (prepared: parsed and planned once per connection). */
   private async one<T = JobRow>(sql: string, params: unknown[]): Promise<T | null> {
-    const result: unknown = await this.db.query(sql, params);
-    // TypeORM answers an UPDATE ... RETURNING with [rows, count].
-    const rows = (Array.isArray(result) && Array.isArray(result[0]) ? result[0] : result) as T[];
+    const rows = await this.prepared.rows<T>(sql, params);
     return rows[0] ?? null;
   }
 
@@ -323,7 +326,7 @@ export class JobsStore {
     leaseMs: number,
   ): Promise<{ id: string; lease: string; state: JobState | null }[]> {
     if (runs.length === 0) return [];
-    return this.many(
+    return this.prepared.rows(
       `WITH renewed AS (
          UPDATE jobs j SET lease_expires_at = now() + $3::bigint * interval '1 millisecond'
          FROM unnest($1::uuid[], $2::uuid[]) AS r(id, lease)

@@ -22,13 +22,21 @@ beforeAll(async () => {
   await db.initialize();
   await db.runMigrations();
   store = new JobsStore(db, { MAX_MESSAGE_BYTES: 65536 } as AppConfig);
-  batched = new JobsBatchStore(db, store);
-  // Counts the statements sent, by their first words.
+  batched = new JobsBatchStore(store);
+  // Counts the statements sent, by their first words: through TypeORM, and
+  // the prepared ones JobsStore sends straight to its pool (src/jobs/prepared.ts).
   const query = db.query.bind(db);
   db.query = ((sql: string, params?: unknown[]) => {
     statements.push(sql.trim().slice(0, 30));
     return query(sql, params);
   }) as typeof db.query;
+  const pool = (db.driver as unknown as { master: { query: (q: { text: string }) => Promise<unknown> } })
+    .master;
+  const poolQuery = pool.query.bind(pool);
+  pool.query = (q: { text: string }) => {
+    statements.push(q.text.trim().slice(0, 30));
+    return poolQuery(q);
+  };
 });
 
 afterAll(async () => {

@@ -118,7 +118,8 @@ describe('JobRunner', () => {
     });
     await t.runner.process(t.bullJob, 'token');
     await late(90);
-    expect(t.calls).toEqual(['activate', 'progress 50', 'complete']);
+    // 50 came within the attempt's first progress window: dropped at the end, like 90 after it.
+    expect(t.calls).toEqual(['activate', 'complete']);
   });
 
   it('counts an activation retried after a lost answer once: the same lease holds the row', async () => {

@@ -6,11 +6,14 @@ import type { JobsStore } from '../jobs.store.js';
 export const PROGRESS_WINDOW_MS = 50;
 
 /**
- * Coalesces progress writes: the first at once, then at most one UPDATE (with
- * its event, in the same statement) per PROGRESS_WINDOW_MS and never two in
- * flight; a value reported meanwhile replaces the one waiting. So a handler
- * reporting in a tight loop costs a statement per window, not per call, and
- * never waits for Postgres. A refused write means the attempt no longer owns
+ * Coalesces progress writes: at most one UPDATE (with its event, in the same
+ * statement) per PROGRESS_WINDOW_MS, counted from the attempt's start, and
+ * never two in flight; a value reported meanwhile replaces the one waiting.
+ * So a handler reporting in a tight loop costs a statement per window, not
+ * per call, and never waits for Postgres; and an attempt that ends within its
+ * first window (most short jobs) writes no progress at all: its `active` and
+ * final events say all there is (the final one carries the job's progress),
+ * and it saves a statement, a `jobs` row version and an event per job. A refused write means the attempt no longer owns
  * the job (cancelled, or taken over): `onLost` fires. Closed once the attempt
  * settles: a value still waiting is dropped (the final event carries the
  * job's state), and a handler that ignores its abort writes nothing more.
@@ -18,7 +21,8 @@ export const PROGRESS_WINDOW_MS = 50;
 export class ProgressWriter {
   private pending?: number;
   private last = 0;
-  private lastWriteAt = -Infinity;
+  /** The attempt's start: the first window runs from it (see the class). */
+  private lastWriteAt = performance.now();
   private closed = false;
   private timer?: NodeJS.Timeout;
   private inflight?: Promise<void>;
