@@ -223,16 +223,13 @@ export class ChannelsService implements BeforeApplicationShutdown {
     signal: AbortSignal,
   ): Promise<Page> {
     // A client behind the head (a poll loop on a busy channel) is answered
-    // from the recent window or history. So is a client ahead of this
-    // instance's hub (it read from a busier instance): Postgres may already
-    // hold what the hub has yet to hear of. A channel this instance does not
-    // follow yet is joined instead: the hub reads its head once for all the
-    // polls that arrive together (a fresh instance behind the balancer gets
-    // thousands at once), and replays history only to those behind it, so a
-    // poll storm costs one query per channel, not one per poll.
+    // from history: joining and leaving the channel would cost more, and a
+    // Redis SUBSCRIBE/UNSUBSCRIBE pair when no one else here follows it. So
+    // is a client ahead of this instance's hub (it read from a busier
+    // instance): Postgres may already hold what the hub has yet to hear of.
     this.assertChannel(channel);
     const known = this.hub.knownLastSeq(channel);
-    if (known !== undefined && known !== after) {
+    if (known !== after) {
       // Just behind this instance's head: the recent window has it, no query.
       const recent =
         known !== undefined && after < known ? this.hub.recentAfter(channel, after, limit) : undefined;
