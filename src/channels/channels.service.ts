@@ -15,6 +15,7 @@ import { NamespacesService } from '../namespaces/namespaces.service.js';
 import { MessageStore } from './message.store.js';
 import { type NamespacePublisher, type Published, namespacePublisher } from './namespace-publisher.js';
 import { ConnectionsMetric } from '../infra/metrics/connections.metric.js';
+import { SingleFlight } from '../lib/single-flight.js';
 
 /** What transports hand the hub, and get back for a subscription: the only hub types they see. */
 export type { Subscriber };
@@ -45,6 +46,8 @@ export class ChannelsService implements BeforeApplicationShutdown {
   private readonly connections: ConnectionsMetric;
   /** Open long polls and streams, ended first at shutdown so the HTTP server can close. */
   private readonly drains = new Set<() => void>();
+  /** First looks at history by long polls, shared by identical concurrent polls (see poll). */
+  private readonly pollReads = new SingleFlight<Envelope[]>();
   private closing = false;
   /** Namespaces a module claimed (see {@link claimNamespace}): no client publish reaches them. */
   private readonly claimed = new Set<string>();
@@ -227,13 +230,20 @@ export class ChannelsService implements BeforeApplicationShutdown {
     // Redis SUBSCRIBE/UNSUBSCRIBE pair when no one else here follows it. So
     // is a client ahead of this instance's hub (it read from a busier
     // instance): Postgres may already hold what the hub has yet to hear of.
+    // Polls that ask for the same page at the same time share one read: a
+    // fresh instance behind the balancer gets thousands of polls at once on
+    // channels it does not follow yet, and one query each exhausted the pool.
     this.assertChannel(channel);
     const known = this.hub.knownLastSeq(channel);
     if (known !== after) {
       // Just behind this instance's head: the recent window has it, no query.
       const recent =
         known !== undefined && after < known ? this.hub.recentAfter(channel, after, limit) : undefined;
-      const rows = recent ?? (await this.store.history(channel, after, limit));
+      const rows =
+        recent ??
+        (await this.pollReads.run(`${channel}\0${after}\0${limit}`, () =>
+          this.store.history(channel, after, limit),
+        ));
       if (rows.length > 0) {
         return { messages: rows, lastSeq: rows[rows.length - 1].seq, truncated: rows[0].seq > after + 1 };
       }
