@@ -54,6 +54,10 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   if (hasRole(config, 'gateway')) app.useWebSocketAdapter(new SquallWsAdapter(app, config));
   if (hasRole(config, 'api')) setupOpenApi(app);
   const server = app.getHttpServer() as Server;
+  server.keepAliveTimeout = config.HTTP_KEEP_ALIVE_TIMEOUT_MS;
+  // Above the keep-alive timeout, so a request arriving on a reused socket
+  // just before it expires is not cut off by the headers timer.
+  server.headersTimeout = config.HTTP_KEEP_ALIVE_TIMEOUT_MS + 1000;
   app.get(Lifecycle).onStopAccepting(stopAcceptingOn(server));
   await app.listen(config.PORT, config.HOST);
   answerMalformedRequests(server, config.INSTANCE_ID);

@@ -82,6 +82,14 @@ export const configFields = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   HOST: z.string().trim().min(1).default('0.0.0.0'),
   PORT: int(1, 65535).default(3000),
+  /**
+   * How long an idle kept-alive HTTP connection stays open. Node's 5 s is
+   * shorter than a long-poll client's pause between polls under load and
+   * than most balancers' idle timeouts (60 s): the client or balancer then
+   * reuses a socket the server is closing and gets a reset (a 502 behind a
+   * balancer). Above 60 s, as balancer vendors advise.
+   */
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: int(1000, 600_000).default(65_000),
   /** Names this instance in the X-Squall-Instance header, the WebSocket `subscribed` reply and log lines; default hostname:PORT. */
   INSTANCE_ID: z
     .string()
