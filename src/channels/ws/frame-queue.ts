@@ -25,6 +25,8 @@ export class FrameQueue<S extends { pause(): void; resume(): void }, H> extends 
   private pending: Buffer[] = [];
   private running = false;
   private closed = false;
+  /** Nest's disconnect callback for this connection, called from the one shared 'close' listener. */
+  onClose?: (...args: unknown[]) => void;
 
   constructor(
     readonly socket: S,

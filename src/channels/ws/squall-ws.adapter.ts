@@ -32,8 +32,11 @@ const FRAMES = Symbol('squall.frames');
 function onFrame(this: Framed, data: Buffer): void {
   this[FRAMES]?.push(data);
 }
-function onClosed(this: Framed): void {
-  this[FRAMES]?.close();
+function onClosed(this: Framed, ...args: unknown[]): void {
+  const queue = this[FRAMES];
+  if (!queue) return;
+  queue.close();
+  queue.onClose?.(...args);
 }
 /** Node takes its own error listener off an upgraded socket; without one a client reset while we answer would be an uncaught exception. */
 function destroyOnError(this: Duplex): void {
@@ -190,11 +193,15 @@ export class SquallWsAdapter extends WsAdapter {
   }
 
   /**
-   * 'close' comes once from ws: `on` spares the wrapper `once` allocates for
-   * every connection.
+   * Nest's disconnect callback runs from the shared 'close' listener
+   * bindMessageHandlers added (after the queue is closed), so a socket has
+   * two 'close' listeners (ws's and this one), not three in a grown array
+   * plus the wrapper `once` would allocate. ws emits 'close' once.
    */
   override bindClientDisconnect(client: WebSocket, callback: (...args: unknown[]) => void): void {
-    client.on('close', callback);
+    const queue = (client as Framed)[FRAMES];
+    if (queue) queue.onClose = callback;
+    else client.on('close', callback);
   }
 
   override bindMessageHandlers(

@@ -90,7 +90,9 @@ export class WsConnection implements Subscriber {
   /** Adds `sub`, replacing any earlier subscription to its channel (which the caller ends). */
   addSubscription(sub: ChannelSubscription): void {
     const channel = sub.subscription.channel;
-    this.subs = [...this.subs.filter((s) => s.subscription.channel !== channel), sub];
+    // concat allocates exactly what it holds; a spread or push would grow a
+    // one-subscription array to 17 slots.
+    this.subs = this.subs.filter((s) => s.subscription.channel !== channel).concat(sub);
   }
 
   removeSubscription(sub: ChannelSubscription): void {
