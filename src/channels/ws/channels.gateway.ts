@@ -29,7 +29,7 @@ import { parsePublish, parseRefresh, parseSubscribe, parseUnsubscribe } from './
 import { frameRefs } from './frames.js';
 import { CLOSE_TOKEN_EXPIRED, tokenExpired, watchExpiry } from './token-expiry.js';
 import { upgradePrincipals } from './upgrade-auth.js';
-import { CLOSE_GOING_AWAY, WsConnection } from './ws-connection.js';
+import { CLOSE_GOING_AWAY, WsConnection, type WsConnectionEvents } from './ws-connection.js';
 import { WsErrorFilter } from './ws-exception.filter.js';
 
 const refOf = (data: object) => frameRefs.get(data);
@@ -55,6 +55,14 @@ export class ChannelsGateway
   private heartbeat?: NodeJS.Timeout;
   private readonly frames: Counter;
   private readonly slowConsumers: Counter<'transport'>;
+  /** Shared by every connection (no closures per connection). */
+  private readonly connectionEvents: WsConnectionEvents = {
+    closing: (conn) => this.release(conn),
+    slowConsumer: (conn) => {
+      this.slowConsumers.inc({ transport: 'ws' });
+      this.logger.log({ msg: 'slow consumer closed (1013)', connId: conn.id });
+    },
+  };
 
   constructor(
     private readonly channels: ChannelsService,
@@ -92,6 +100,14 @@ export class ChannelsGateway
         // handshake; one the client is closing delivers nothing more.
         if (conn.socket.readyState !== OPEN) conn.markClosing();
         if (conn.closed) continue;
+        // Any byte read is as good as a pong: a client whose reads are paused
+        // behind a slow frame cannot have its pongs read, yet it is plainly
+        // alive. Counting bytes costs no listener per connection.
+        const read = conn.tcp.bytesRead;
+        if (read !== conn.lastBytesRead) {
+          conn.lastBytesRead = read;
+          conn.missedPongs = 0;
+        }
         if (conn.missedPongs >= 2) {
           conn.socket.terminate();
           continue;
@@ -115,28 +131,21 @@ export class ChannelsGateway
       return;
     }
     upgradePrincipals.delete(request);
+    // Nothing here keeps `request` (headers and all) past this call: the
+    // connection holds its principal, client key and TCP socket only.
+    const tcp = request.socket as Socket;
     const conn = new WsConnection(
       socket,
-      request.socket as Socket,
+      tcp,
       this.config.WS_MAX_BUFFERED_BYTES,
       principal,
-      {
-        closing: (c) => this.release(c),
-        slowConsumer: () => {
-          this.slowConsumers.inc({ transport: 'ws' });
-          this.logger.log({ msg: 'slow consumer closed (1013)', connId: conn.id });
-        },
-      },
+      this.connectionEvents,
     );
     conn.clientKey = upgradeClientKey(request);
+    conn.lastBytesRead = tcp.bytesRead;
     watchExpiry(conn);
-    this.logger.debug({ msg: 'connected', connId: conn.id, ip: request.socket.remoteAddress });
+    this.logger.debug({ msg: 'connected', connId: conn.id, ip: tcp.remoteAddress });
     this.connections.set(socket, conn);
-    // Any frame is as good as a pong: a client whose reads are paused behind a
-    // slow frame cannot have its pongs read, yet it is plainly alive.
-    const alive = () => (conn.missedPongs = 0);
-    socket.on('pong', alive);
-    socket.on('message', alive);
   }
 
   handleDisconnect(socket: WebSocket): void {
@@ -149,8 +158,7 @@ export class ChannelsGateway
 
   /** A closing connection's subscriptions end at once, not when its close handshake completes. */
   private release(conn: WsConnection): void {
-    for (const sub of conn.subscriptions.values()) this.channels.unsubscribe(sub);
-    conn.subscriptions.clear();
+    for (const sub of conn.takeSubscriptions()) this.channels.unsubscribe(sub);
   }
 
   // SquallWsAdapter serves one frame of a connection at a time, in order, so
@@ -169,25 +177,20 @@ export class ChannelsGateway
     const { channel, after } = parseSubscribe(data);
     assertChannelName(channel);
     await this.access.assertCanRead(conn.principal, channel);
-    const existing = conn.subscriptions.get(channel);
-    if (!existing && conn.subscriptions.size >= this.config.WS_MAX_SUBSCRIPTIONS) {
+    const existing = conn.subscription(channel);
+    if (!existing && conn.subscriptions.length >= this.config.WS_MAX_SUBSCRIPTIONS) {
       throw new AppError('bad_request', `subscription limit of ${this.config.WS_MAX_SUBSCRIPTIONS} reached`);
     }
-    const result = await this.channels.subscribe(
-      channel,
-      {
-        deliver: (envelope) => conn.send(envelope.wsFrame()),
-        overflow: () => conn.dropSlowConsumer(),
-        writable: () => conn.writable(),
-      },
-      after,
-    );
+    // The connection is the hub Subscriber of each of its subscriptions.
+    const result = await this.channels.subscribe(channel, conn, after);
     if (conn.closed) {
       this.channels.unsubscribe(result);
       return;
     }
-    if (existing) this.channels.unsubscribe(existing);
-    conn.subscriptions.set(channel, result);
+    // Looked up again: another subscribe to this channel may have finished meanwhile.
+    const replaced = conn.subscription(channel);
+    if (replaced) this.channels.unsubscribe(replaced);
+    conn.addSubscription(result);
     // `instance`: which instance holds this subscription (behind a balancer, where a reconnect landed).
     const instance = this.config.INSTANCE_ID;
     conn.reply(
@@ -206,10 +209,10 @@ export class ChannelsGateway
     this.frames.inc({ event: 'unsubscribe' });
     const conn = this.connection(socket);
     const { channel } = parseUnsubscribe(data);
-    const existing = conn.subscriptions.get(channel);
+    const existing = conn.subscription(channel);
     if (existing) {
       this.channels.unsubscribe(existing);
-      conn.subscriptions.delete(channel);
+      conn.removeSubscription(existing);
     }
     conn.reply('unsubscribed', { channel }, refOf(data));
   }
@@ -263,11 +266,12 @@ export class ChannelsGateway
 
   /** Ends the subscriptions `principal` may not read, each with an `unsubscribed` saying why. */
   private async dropUnreadable(conn: WsConnection, principal: Principal): Promise<void> {
-    for (const [channel, sub] of [...conn.subscriptions]) {
+    for (const sub of conn.subscriptions) {
+      const channel = sub.subscription.channel;
       if (await this.access.canRead(principal, channel)) continue;
-      if (conn.closed || conn.subscriptions.get(channel) !== sub) continue;
+      if (conn.closed || conn.subscription(channel) !== sub) continue;
       this.channels.unsubscribe(sub);
-      conn.subscriptions.delete(channel);
+      conn.removeSubscription(sub);
       conn.reply('unsubscribed', { channel, reason: 'forbidden' });
     }
   }

@@ -4,6 +4,11 @@ import { ReadBudget } from './read-budget.js';
 export const MAX_PENDING_FRAMES = 64;
 export const MAX_PENDING_BYTES = 1024 * 1024;
 
+/** Serves the frames of every queue: one object for all connections, not a closure each. */
+export interface FrameServer<S, H> {
+  serve(socket: S, frame: Buffer, handlers: H): Promise<void>;
+}
+
 /**
  * One connection's incoming frames, served one at a time in arrival order:
  * replies and error frames go back in the order their frames came, so a
@@ -11,33 +16,37 @@ export const MAX_PENDING_BYTES = 1024 * 1024;
  * than it is served stops being read (TCP backpressure) instead of queueing
  * frames in memory without bound.
  *
- * Deliberately plain (an array and a flag): one of these lives per open
- * connection, and an RxJS pipeline per connection cost several KiB each.
+ * Deliberately plain (an array and a flag, and it is its own ReadBudget): one
+ * of these lives per open connection, and an RxJS pipeline per connection
+ * cost several KiB each. `handlers` is whatever the server needs per
+ * connection to serve a frame.
  */
-export class FrameQueue {
-  private readonly pending: Buffer[] = [];
-  private readonly budget: ReadBudget;
+export class FrameQueue<S extends { pause(): void; resume(): void }, H> extends ReadBudget {
+  private pending: Buffer[] = [];
   private running = false;
   private closed = false;
+  /** Nest's disconnect callback for this connection, called from the one shared 'close' listener. */
+  onClose?: (...args: unknown[]) => void;
 
   constructor(
-    socket: { pause(): void; resume(): void },
-    private readonly serve: (frame: Buffer) => Promise<void>,
+    readonly socket: S,
+    private readonly server: FrameServer<S, H>,
+    private readonly handlers: H,
   ) {
-    this.budget = new ReadBudget(MAX_PENDING_FRAMES, MAX_PENDING_BYTES, socket);
+    super(MAX_PENDING_FRAMES, MAX_PENDING_BYTES, socket);
   }
 
   push(frame: Buffer): void {
     if (this.closed) return;
     this.pending.push(frame);
-    this.budget.read(frame.length);
+    this.read(frame.length);
     if (!this.running) void this.run();
   }
 
   /** The connection closed: what is still queued is dropped. */
   close(): void {
     this.closed = true;
-    this.pending.length = 0;
+    this.pending = [];
   }
 
   private async run(): Promise<void> {
@@ -45,11 +54,13 @@ export class FrameQueue {
     while (!this.closed && this.pending.length > 0) {
       const frame = this.pending.shift()!;
       try {
-        await this.serve(frame);
+        await this.server.serve(this.socket, frame, this.handlers);
       } finally {
-        this.budget.served(frame.length);
+        this.served(frame.length);
       }
     }
     this.running = false;
+    // An idle connection should not keep the capacity its last burst grew the array to.
+    if (this.pending.length === 0) this.pending = [];
   }
 }

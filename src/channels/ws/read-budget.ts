@@ -13,7 +13,7 @@ export class ReadBudget {
   constructor(
     private readonly maxFrames: number,
     private readonly maxBytes: number,
-    private readonly control: { pause(): void; resume(): void },
+    protected readonly control: { pause(): void; resume(): void },
   ) {}
 
   read(size: number): void {

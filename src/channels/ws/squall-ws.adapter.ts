@@ -19,6 +19,29 @@ import { originCheck, upgradePrincipals, upgradeRefusal } from './upgrade-auth.j
 
 const OPEN = 1;
 type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+type FrameHandler = MessageMappingProperties['callback'];
+/** A connection's frame handlers: Nest's handler objects, or just their callbacks in `handlerEvents` order. */
+type Handlers = MessageMappingProperties[] | FrameHandler[];
+type Framed = WebSocket & { [FRAMES]?: FrameQueue<WebSocket, Handlers> };
+
+/** Where a connection's FrameQueue hangs, so one shared listener serves every socket. */
+const FRAMES = Symbol('squall.frames');
+
+// Listeners shared by every connection (`this` is the emitter): a closure
+// per connection per event cost memory on every idle socket.
+function onFrame(this: Framed, data: Buffer): void {
+  this[FRAMES]?.push(data);
+}
+function onClosed(this: Framed, ...args: unknown[]): void {
+  const queue = this[FRAMES];
+  if (!queue) return;
+  queue.close();
+  queue.onClose?.(...args);
+}
+/** Node takes its own error listener off an upgraded socket; without one a client reset while we answer would be an uncaught exception. */
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
 
 /**
  * `@nestjs/platform-ws` with Squall's frame contract. The stock adapter drops
@@ -80,9 +103,10 @@ export class SquallWsAdapter extends WsAdapter {
     const listeners = server.listeners('upgrade') as UpgradeListener[];
     server.removeAllListeners('upgrade');
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      // Node takes its own error listener off an upgraded socket; without one a
-      // client reset while we answer would be an uncaught exception.
-      socket.on('error', () => socket.destroy());
+      // A shared function, not a closure: a closure here would share this
+      // call's context and keep `req` (headers and all) and `head` alive for
+      // the connection's whole life.
+      socket.on('error', destroyOnError);
       const answer = (status: number, error: string, message: string, headers: Record<string, string> = {}) =>
         socket.end(
           rawHttpError(status, error, message, { ...headers, [INSTANCE_HEADER]: this.config.INSTANCE_ID }),
@@ -126,6 +150,8 @@ export class SquallWsAdapter extends WsAdapter {
         if (!(await this.connectionLimits.admit(req, socket, upgradePrincipals.get(req)))) return;
         if (socket.destroyed) return;
         for (const listener of listeners) listener.call(server, req, socket, head);
+        // ws, having taken the socket, listens for its errors itself.
+        if (socket.listenerCount('error') > 1) socket.removeListener('error', destroyOnError);
       });
     });
   }
@@ -157,13 +183,25 @@ export class SquallWsAdapter extends WsAdapter {
 
   /** Client misbehaviour (oversized or broken frames) is routine on a public socket: no error-level log. */
   override bindErrorHandler(server: WebSocketServer): WebSocketServer {
-    server.on('connection', (ws: WebSocket) =>
-      ws.on('error', (err: Error) =>
-        this.log.debug({ msg: 'client socket error', connId: connIdOf(ws), err: err.message }),
-      ),
-    );
+    const log = this.log;
+    function onClientError(this: WebSocket, err: Error): void {
+      log.debug({ msg: 'client socket error', connId: connIdOf(this), err: err.message });
+    }
+    server.on('connection', (ws: WebSocket) => ws.on('error', onClientError));
     server.on('error', (err: Error) => this.log.error(err));
     return server;
+  }
+
+  /**
+   * Nest's disconnect callback runs from the shared 'close' listener
+   * bindMessageHandlers added (after the queue is closed), so a socket has
+   * two 'close' listeners (ws's and this one), not three in a grown array
+   * plus the wrapper `once` would allocate. ws emits 'close' once.
+   */
+  override bindClientDisconnect(client: WebSocket, callback: (...args: unknown[]) => void): void {
+    const queue = (client as Framed)[FRAMES];
+    if (queue) queue.onClose = callback;
+    else client.on('close', callback);
   }
 
   override bindMessageHandlers(
@@ -171,15 +209,37 @@ export class SquallWsAdapter extends WsAdapter {
     handlers: MessageMappingProperties[],
     _transform: (data: unknown) => Observable<unknown>,
   ): void {
-    // Nest builds `handlers` per connection (callbacks bound to it); a
-    // linear find over the five events costs less than a Map per connection.
-    const queue = new FrameQueue(client, (frame) => this.serve(client, frame, handlers));
-    client.on('message', (data: Buffer) => queue.push(data));
-    client.once('close', () => queue.close());
+    (client as Framed)[FRAMES] = new FrameQueue<WebSocket, Handlers>(client, this, this.compact(handlers));
+    client.on('message', onFrame);
+    client.on('close', onClosed);
   }
 
-  /** One frame: parsed, routed, answered (with its `ref`); never throws. */
-  private async serve(client: WebSocket, raw: Buffer, handlers: MessageMappingProperties[]): Promise<void> {
+  /**
+   * Nest builds `handlers` per connection ({message, callback} objects with
+   * callbacks bound to it). The events come in the same order every time, so
+   * a connection keeps only its callbacks, found by the event's index in
+   * `handlerEvents`; a linear find over five events costs less than a Map.
+   */
+  private handlerEvents?: string[];
+  private compact(handlers: MessageMappingProperties[]): Handlers {
+    this.handlerEvents ??= handlers.map((h) => h.message as string);
+    const events = this.handlerEvents;
+    const same = handlers.length === events.length && handlers.every((h, i) => h.message === events[i]);
+    return same ? handlers.map((h) => h.callback) : handlers;
+  }
+
+  private handlerFor(handlers: Handlers, event: string): FrameHandler | undefined {
+    const first = handlers[0];
+    if (first === undefined) return undefined;
+    if (typeof first === 'function') {
+      const i = this.handlerEvents!.indexOf(event);
+      return i < 0 ? undefined : (handlers[i] as FrameHandler);
+    }
+    return (handlers as MessageMappingProperties[]).find((h) => h.message === event)?.callback;
+  }
+
+  /** One frame: parsed, routed, answered (with its `ref`); never throws. FrameServer for every connection's queue. */
+  async serve(client: WebSocket, raw: Buffer, handlers: Handlers): Promise<void> {
     let frame: ClientFrame;
     try {
       frame = parseFrame(raw);
@@ -187,14 +247,14 @@ export class SquallWsAdapter extends WsAdapter {
       const e = err as FrameError;
       return this.reject(client, e.code, e.message, e.ref);
     }
-    const handler = handlers.find((h) => h.message === frame.event);
+    const handler = this.handlerFor(handlers, frame.event);
     if (!handler) return this.reject(client, 'bad_request', `unknown event "${frame.event}"`, frame.ref);
     if (frame.ref !== undefined) frameRefs.set(frame.data, frame.ref);
     let reply: unknown;
     try {
       // Handler errors reach WsErrorFilter inside the callback; what lands
       // here is a bug in the plumbing.
-      const result: unknown = await handler.callback(frame.data, frame.event);
+      const result: unknown = await handler(frame.data, frame.event);
       reply = isObservable(result) ? await lastValueFrom(result, { defaultValue: undefined }) : result;
     } catch (err) {
       this.log.error({ msg: 'frame handler threw', connId: connIdOf(client), event: frame.event, err });

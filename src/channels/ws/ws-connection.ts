@@ -2,6 +2,8 @@ import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import type { Principal } from '../../auth/principal.js';
 import type { ChannelSubscription } from '../channels.service.js';
+import type { Envelope } from '../envelope.js';
+import type { Subscriber } from '../hub/subscriber.js';
 import { replyFrame } from './frames.js';
 import { catchUpLowWater, drained } from '../catch-up-pacing.js';
 
@@ -15,6 +17,9 @@ export const CLOSE_TRY_AGAIN_LATER = 1013;
  */
 export const SLOW_CONSUMER_GRACE_MS = 1000;
 
+const terminate = (socket: WebSocket) => socket.terminate();
+const NONE: readonly ChannelSubscription[] = [];
+
 const ids = new WeakMap<object, string>();
 let lastId = 0;
 
@@ -25,17 +30,33 @@ export function connIdOf(socket: object): string {
   return id;
 }
 
+/** What the gateway hears from its connections: one object shared by all of them. */
+export interface WsConnectionEvents {
+  /** Runs once, as soon as the connection is closing for any reason: ends its subscriptions. */
+  closing(conn: WsConnection): void;
+  /** The connection was dropped for not reading (1013). */
+  slowConsumer(conn: WsConnection): void;
+}
+
 /**
  * Squall's state for one WebSocket: its subscriptions, liveness and send
  * side. (Its frames are served one at a time by SquallWsAdapter.)
+ *
+ * Thousands of these sit idle, so it is one plain object per connection: it
+ * is the hub Subscriber of all its subscriptions itself (no closures per
+ * subscribe), its subscriptions are an array (most connections hold one or
+ * two), and the gateway's events come from one shared object.
  */
-export class WsConnection {
+export class WsConnection implements Subscriber {
   /** Identifies the connection in logs. */
   readonly id: string;
   /** Whom the rate limits count (clientKeyOf: the token's `sub`, else the address), set on connect. */
   clientKey = '';
-  readonly subscriptions = new Map<string, ChannelSubscription>();
+  /** One per channel; replaced (never mutated) on change, so an iteration in progress is not disturbed. */
+  private subs: readonly ChannelSubscription[] = NONE;
   missedPongs = 0;
+  /** The TCP socket's bytesRead at the last heartbeat: any byte read since (a pong, a frame) means alive. */
+  lastBytesRead = 0;
   closed = false;
   /** Whose token the connection carries; replaced by a `refresh`. */
   principal: Principal;
@@ -47,19 +68,53 @@ export class WsConnection {
   constructor(
     readonly socket: WebSocket,
     /** The TCP socket under `socket`: its 'drain' paces catch-up replays. */
-    private readonly tcp: Socket,
+    readonly tcp: Socket,
     private readonly maxBufferedBytes: number,
     principal: Principal,
-    private readonly events: {
-      /** Runs once, as soon as the connection is closing for any reason: ends its subscriptions. */
-      closing(conn: WsConnection): void;
-      /** The connection was dropped for not reading (1013). */
-      slowConsumer(): void;
-    },
+    private readonly events: WsConnectionEvents,
   ) {
     this.lowWater = catchUpLowWater(maxBufferedBytes);
     this.id = connIdOf(socket);
     this.principal = principal;
+  }
+
+  /** The subscription to `channel`, if any. */
+  subscription(channel: string): ChannelSubscription | undefined {
+    return this.subs.find((s) => s.subscription.channel === channel);
+  }
+
+  get subscriptions(): readonly ChannelSubscription[] {
+    return this.subs;
+  }
+
+  /** Adds `sub`, replacing any earlier subscription to its channel (which the caller ends). */
+  addSubscription(sub: ChannelSubscription): void {
+    const channel = sub.subscription.channel;
+    // concat allocates exactly what it holds; a spread or push would grow a
+    // one-subscription array to 17 slots.
+    this.subs = this.subs.filter((s) => s.subscription.channel !== channel).concat(sub);
+  }
+
+  removeSubscription(sub: ChannelSubscription): void {
+    const rest = this.subs.filter((s) => s !== sub);
+    this.subs = rest.length === 0 ? NONE : rest;
+  }
+
+  /** Forgets every subscription and returns them (for the caller to end). */
+  takeSubscriptions(): readonly ChannelSubscription[] {
+    const all = this.subs;
+    this.subs = NONE;
+    return all;
+  }
+
+  /** Subscriber: a live or replayed message of one of its channels, framed once per message by the envelope. */
+  deliver(envelope: Envelope): void {
+    this.send(envelope.wsFrame());
+  }
+
+  /** Subscriber: the hub gave up on it (too far behind). */
+  overflow(): void {
+    this.dropSlowConsumer();
   }
 
   reply(event: string, data: unknown, ref?: string): void {
@@ -92,9 +147,9 @@ export class WsConnection {
   /** 1013: the client reconnects and resumes with `after`; nobody else waits for it. */
   dropSlowConsumer(): void {
     if (this.closed) return;
-    this.events.slowConsumer();
+    this.events.slowConsumer(this);
     this.close(CLOSE_TRY_AGAIN_LATER, 'slow consumer: reconnect and resume with after');
-    setTimeout(() => this.socket.terminate(), SLOW_CONSUMER_GRACE_MS).unref();
+    setTimeout(terminate, SLOW_CONSUMER_GRACE_MS, this.socket).unref();
   }
 
   close(code: number, reason: string): void {
