@@ -30,6 +30,21 @@ export function cpuOf(pids, withChildren = []) {
 }
 
 /** Median of a few VmRSS reads, `gapMs` apart, in KiB. */
+/**
+ * The lowest VmRSS read every `gapMs` over `durationMs`: an idle process's
+ * RSS falls once V8 collects what connecting left behind, which happens at
+ * some point during an idle hold, not at a fixed time. Taken the same way for
+ * every server, it measures what the connections keep, not when the GC ran.
+ */
+export async function lowestRss(pid, durationMs, gapMs = 250) {
+  let lowest = rssKb(pid);
+  for (const end = Date.now() + durationMs; Date.now() < end;) {
+    await sleep(gapMs);
+    lowest = Math.min(lowest, rssKb(pid));
+  }
+  return lowest;
+}
+
 export async function settledRss(pid, reads = 3, gapMs = 500) {
   const values = [];
   for (let i = 0; i < reads; i++) {

@@ -1,14 +1,14 @@
 /**
  * Idle connections: N WebSocket connections, each subscribed to one of M
  * channels, held open on a freshly started server; reports the server's RSS
- * growth per connection (VmRSS before/after, each the median of three reads)
+ * growth per connection (VmRSS before: the median of three reads; with all connected: the lowest read over the idle hold)
  * and how fast the connections were opened and subscribed.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { split } from '../lib/loadgens.mjs';
 import { rssKb } from '../lib/procs.mjs';
 import { withSocketIo } from '../lib/socketio-reference.mjs';
-import { closesText, cpuOf, mergeStats, runOnFreshPair, settledRss } from './common.mjs';
+import { closesText, cpuOf, lowestRss, mergeStats, runOnFreshPair, settledRss } from './common.mjs';
 
 async function runOne(ctx, server, key) {
   const { connections: N, channels: M, holdMs, settleMs } = ctx.cfg.idle;
@@ -37,8 +37,7 @@ async function runOne(ctx, server, key) {
   const opened = opens.reduce((s, o) => s + o.opened, 0);
   const openMs = Math.max(...opens.map((o) => o.ms));
   ctx.log(`idle ${key}: ${opened}/${N} connections subscribed in ${(openMs / 1000).toFixed(1)} s`);
-  await sleep(holdMs);
-  const rssAfter = await settledRss(server.pid);
+  const rssAfter = await lowestRss(server.pid, holdMs);
   const stats = mergeStats(await Promise.all(gens.map((g) => g.call('stats'))));
   await Promise.all(gens.map((g) => g.call('closeAll', {}, 120_000)));
   await sleep(settleMs / 2);
