@@ -19,7 +19,10 @@ import { type Instance, startInstance, stopAllInstances } from '../support/insta
 async function startRelay(target: Instance) {
   const pairs: Array<[Socket, Socket]> = [];
   let frozen = false;
+  const accepted = new Set<Socket>();
   const server: Server = createServer((inbound) => {
+    accepted.add(inbound);
+    inbound.once('close', () => accepted.delete(inbound));
     if (frozen) return; // a black hole: accepted, never answered
     const outbound = connect(target.port, '127.0.0.1');
     inbound.pipe(outbound);
@@ -49,6 +52,7 @@ async function startRelay(target: Instance) {
         a.destroy();
         b.destroy();
       }
+      for (const socket of accepted) socket.destroy();
       return new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
