@@ -155,7 +155,16 @@ export function problemLines(text) {
 export async function startSquall(name, infra, extraEnv = {}, nodeArgs = []) {
   const main = join(DIST, 'main.js');
   const port = await freePort();
-  const child = spawn(process.execPath, [...nodeArgs, main], {
+  // BENCH_CPU_PROF=<dir>: every Squall instance writes a V8 CPU profile there on exit
+  // (summarise with `node bench/profile-summary.mjs <dir>`).
+  const prof = process.env.BENCH_CPU_PROF
+    ? [
+        '--cpu-prof',
+        `--cpu-prof-dir=${resolve(process.env.BENCH_CPU_PROF)}`,
+        `--cpu-prof-name=squall-${name}-${Date.now()}.cpuprofile`,
+      ]
+    : [];
+  const child = spawn(process.execPath, [...prof, ...nodeArgs, main], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH,

@@ -144,15 +144,11 @@ export async function squall(infra) {
     BULL_BOARD_ENABLED: 'false',
     TEST_MODULES: TEST_JOBS,
   };
-  const prof = process.env.BENCH_CPU_PROF
-    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
-    : [];
-  const api = await startSquall('api', infra, { ...env, ROLE: 'api' }, prof);
+  // BENCH_CPU_PROF=<dir> profiles both (startSquall adds the flags).
+  const api = await startSquall('api', infra, { ...env, ROLE: 'api' });
   // --submit-only: no worker, to see what the submit path alone sustains.
   const submitOnly = process.argv.includes('--submit-only');
-  const worker = submitOnly
-    ? undefined
-    : await startSquall('worker', infra, { ...env, ROLE: 'worker' }, prof);
+  const worker = submitOnly ? undefined : await startSquall('worker', infra, { ...env, ROLE: 'worker' });
   const db = new pg.Client({ connectionString: infra.databaseUrl });
   db.on('error', (err) => log(`bench's Postgres client: ${err.message}`)); // Postgres stopping at the end
   await db.connect();
