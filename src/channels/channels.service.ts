@@ -259,12 +259,9 @@ export class ChannelsService implements BeforeApplicationShutdown {
       }
     }
     const wait = new PollWait(this, limit, answer);
+    // Nothing can end the wait before this: delivery, the timer, shutdown
+    // and `leave` all start below.
     wait.result = await this.subscribe(channel, wait, after);
-    if (wait.done) {
-      // Left while the subscribe was in flight.
-      this.hub.unsubscribe(wait.result.subscription);
-      return noop;
-    }
     this.waitingPolls++;
     if (this.closing) {
       wait.finish();
@@ -280,7 +277,7 @@ export class ChannelsService implements BeforeApplicationShutdown {
     return wait.leave;
   }
 
-  /** Ends a waiting poll's hold on the service (see {@link PollWait}). */
+  /** Ends a waiting poll's hold on the service (see {@link PollWait}); not for transports. */
   pollEnded(wait: PollWait): void {
     this.waitingPolls--;
     this.drains.delete(wait.finish);
@@ -327,10 +324,10 @@ export class ChannelsService implements BeforeApplicationShutdown {
 const noop = () => undefined;
 
 /**
- * One long poll waiting on the hub: its subscriber, and the one function
- * (finish) that the timer, shutdown and the client's leaving all call. A
- * class with shared methods rather than closures per poll: thousands wait at
- * once.
+ * One long poll waiting on the hub: its subscriber, `finish` (what arrived
+ * so far, or none) that delivery, the timer and shutdown call, and `leave`
+ * for a client gone. A class with shared methods rather than a closure per
+ * callback and an AbortController per poll: thousands wait at once.
  */
 class PollWait implements Subscriber {
   private readonly messages: Envelope[] = [];
@@ -384,7 +381,6 @@ class PollWait implements Subscriber {
     this.done = true;
     this.answer = undefined;
     clearTimeout(this.timer);
-    // Before the subscribe has answered, poll() sees `done` and unsubscribes.
-    if (this.result) this.service.pollEnded(this);
+    this.service.pollEnded(this);
   }
 }
