@@ -44,6 +44,8 @@ export class ChannelsService implements BeforeApplicationShutdown {
   private readonly logger = new Logger(ChannelsService.name);
   private readonly published: Counter;
   private readonly connections: ConnectionsMetric;
+  /** Long polls waiting on the hub (squall_connections{transport="long_poll"}). */
+  private waitingPolls = 0;
   /** Open long polls and streams, ended first at shutdown so the HTTP server can close. */
   private readonly drains = new Set<() => void>();
   /** First looks at history by long polls, shared by identical concurrent polls (see poll). */
@@ -66,6 +68,7 @@ export class ChannelsService implements BeforeApplicationShutdown {
       registers: [registry],
     });
     this.connections = ConnectionsMetric.of(registry);
+    this.connections.source('long_poll', () => this.waitingPolls);
     store.onOutcomeUnknown = (channels) => this.hintResync(channels);
   }
 
@@ -215,16 +218,22 @@ export class ChannelsService implements BeforeApplicationShutdown {
    * Long poll: answers at once from history when messages after `after` are
    * already there, otherwise waits on the hub and answers as soon as any
    * message has `seq > after` (batching what arrives in the same tick), or
-   * with none at the timeout or when `signal` aborts (client gone). Costs no
-   * Postgres query while waiting.
+   * with none at the timeout, at shutdown, or when the returned `leave` is
+   * called (the client went away). Costs no Postgres query while waiting.
+   *
+   * `answer` is called exactly once, unless the poll was left first. The
+   * promise settles as soon as the poll is answered or waiting (and rejects
+   * only before that: a bad channel, Postgres down), so the caller's request
+   * pipeline does not stay alive for the whole wait: with thousands of
+   * pending polls, each one's held frames were most of its memory.
    */
   async poll(
     channel: string,
     after: number,
     timeoutMs: number,
     limit: number,
-    signal: AbortSignal,
-  ): Promise<Page> {
+    answer: (page: Page) => void,
+  ): Promise<() => void> {
     // A client behind the head (a poll loop on a busy channel) is answered
     // from history: joining and leaving the channel would cost more, and a
     // Redis SUBSCRIBE/UNSUBSCRIBE pair when no one else here follows it. So
@@ -245,55 +254,34 @@ export class ChannelsService implements BeforeApplicationShutdown {
           this.store.history(channel, after, limit),
         ));
       if (rows.length > 0) {
-        return { messages: rows, lastSeq: rows[rows.length - 1].seq, truncated: rows[0].seq > after + 1 };
+        answer({ messages: rows, lastSeq: rows[rows.length - 1].seq, truncated: rows[0].seq > after + 1 });
+        return noop;
       }
     }
-    const messages: Envelope[] = [];
-    let resolve!: () => void;
-    const done = new Promise<void>((r) => (resolve = r));
-    const held: { result?: ChannelSubscription } = {};
-    // Finishing also cancels the subscription, which stops a history replay
-    // still in progress: a poll never reads more than it answers.
-    const finish = () => {
-      resolve();
-      if (held.result) this.hub.unsubscribe(held.result.subscription);
-    };
-    let scheduled = false;
-    const subscriber: Subscriber = {
-      deliver: (envelope) => {
-        if (messages.length >= limit) return;
-        messages.push(envelope);
-        if (messages.length >= limit) finish();
-        else if (!scheduled) {
-          scheduled = true;
-          setImmediate(finish);
-        }
-      },
-      overflow: () => finish(),
-    };
-    const result = await this.subscribe(channel, subscriber, after);
-    held.result = result;
-    const removeDrain = this.onShutdown(finish);
-    const untrack = this.connections.track('long_poll');
-    signal.addEventListener('abort', finish, { once: true });
-    if (signal.aborted) finish(); // the client left while the subscribe was in flight
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const replayed = this.start(result, limit);
-      // timeout=0 answers with what history holds, so it waits for the replay;
-      // any other timeout runs from now, replay included.
-      if (timeoutMs > 0) timer = setTimeout(finish, timeoutMs);
-      else void replayed.then(() => setImmediate(finish));
-      await done;
-    } finally {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', finish);
-      removeDrain();
-      untrack();
-      this.unsubscribe(result);
+    const wait = new PollWait(this, limit, answer);
+    // Nothing can end the wait before this: delivery, the timer, shutdown
+    // and `leave` all start below.
+    wait.result = await this.subscribe(channel, wait, after);
+    this.waitingPolls++;
+    if (this.closing) {
+      wait.finish();
+      return noop;
     }
-    const lastSeq = messages.length ? messages[messages.length - 1].seq : Math.max(result.lastSeq, 0);
-    return { messages: messages.slice(0, limit), lastSeq, truncated: result.truncated };
+    this.drains.add(wait.finish);
+    const replayed = this.start(wait.result, limit);
+    // timeout=0 answers with what history holds, so it waits for the replay;
+    // any other timeout runs from now, replay included.
+    if (wait.done) return noop;
+    if (timeoutMs > 0) wait.timer = setTimeout(wait.finish, timeoutMs);
+    else void replayed.then(() => setImmediate(wait.finish));
+    return wait.leave;
+  }
+
+  /** Ends a waiting poll's hold on the service (see {@link PollWait}); not for transports. */
+  pollEnded(wait: PollWait): void {
+    this.waitingPolls--;
+    this.drains.delete(wait.finish);
+    this.hub.unsubscribe(wait.result!.subscription);
   }
 
   /**
@@ -330,5 +318,69 @@ export class ChannelsService implements BeforeApplicationShutdown {
 
   private assertChannel(channel: string): void {
     assertChannelName(channel);
+  }
+}
+
+const noop = () => undefined;
+
+/**
+ * One long poll waiting on the hub: its subscriber, `finish` (what arrived
+ * so far, or none) that delivery, the timer and shutdown call, and `leave`
+ * for a client gone. A class with shared methods rather than a closure per
+ * callback and an AbortController per poll: thousands wait at once.
+ */
+class PollWait implements Subscriber {
+  private readonly messages: Envelope[] = [];
+  private scheduled = false;
+  done = false;
+  result?: ChannelSubscription;
+  timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly service: ChannelsService,
+    private readonly limit: number,
+    private answer: ((page: Page) => void) | undefined,
+  ) {}
+
+  deliver(envelope: Envelope): void {
+    if (this.messages.length >= this.limit) return;
+    this.messages.push(envelope);
+    if (this.messages.length >= this.limit) this.finish();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.finish);
+    }
+  }
+
+  overflow(): void {
+    this.finish();
+  }
+
+  /**
+   * Answers with what has arrived (none at the timeout). Also cancels the
+   * subscription, which stops a history replay still in progress: a poll
+   * never reads more than it answers.
+   */
+  readonly finish = (): void => {
+    if (this.done) return;
+    const answer = this.answer;
+    this.end();
+    const result = this.result!;
+    const { messages } = this;
+    const lastSeq = messages.length ? messages[messages.length - 1].seq : Math.max(result.lastSeq, 0);
+    answer?.({ messages, lastSeq, truncated: result.truncated });
+  };
+
+  /** The client went away: free the wait at once, answer nothing. */
+  readonly leave = (): void => {
+    this.answer = undefined;
+    if (!this.done) this.end();
+  };
+
+  private end(): void {
+    this.done = true;
+    this.answer = undefined;
+    clearTimeout(this.timer);
+    this.service.pollEnded(this);
   }
 }

@@ -14,7 +14,7 @@ import { CurrentPrincipal } from '../../auth/current-principal.decorator.js';
 import type { Principal } from '../../auth/principal.js';
 import { ApiErrors, IDEMPOTENT_REPLAYED } from '../../docs/openapi.js';
 import { ChannelInfo, HistoryPage, Message, PollPage, PublishBody } from '../../docs/openapi-models.js';
-import { ChannelsService } from '../channels.service.js';
+import { ChannelsService, type Page } from '../channels.service.js';
 import { type HistoryQuery, type PollQuery, historyQuery, pollQuery } from '../dto/channel-queries.dto.js';
 import { parsePublishBody } from '../dto/parse-publish-body.js';
 import { RateLimited } from '../../limits/rate-limited.decorator.js';
@@ -112,16 +112,18 @@ export class ChannelsController {
       principal.expiresAt === null ? Infinity : Math.max(0, principal.expiresAt - Date.now());
     const timeoutMs = req.method === 'HEAD' ? 0 : Math.min(q.timeout * 1000, untilExpiry);
     // The response's 'close' fires when the client goes away (the request's
-    // does not, once its body is read), which frees the wait at once.
-    const abort = new AbortController();
+    // does not, once its body is read), which frees the wait at once. The
+    // handler returns as soon as the poll waits, so the request pipeline
+    // (Nest's frames, this one) is not held for the whole wait; the answer
+    // is sent from the callback.
+    let gone = false;
+    let leave: () => void = noop;
     res.on('close', () => {
-      if (!res.writableEnded) abort.abort();
+      gone = !res.writableEnded;
+      leave();
     });
-    const page = await this.channels.poll(channel, q.after, timeoutMs, q.limit, abort.signal);
-    if (!res.writableEnded && !res.destroyed) {
-      res.setHeader('Cache-Control', 'no-store');
-      res.type('application/json').send(pageJson(page));
-    }
+    leave = await this.channels.poll(channel, q.after, timeoutMs, q.limit, (page) => sendPage(res, page));
+    if (gone) leave(); // the client left while the poll was being set up
   }
 
   @ApiOperation({ summary: "The channel's last seq" })
@@ -131,4 +133,13 @@ export class ChannelsController {
     await this.access.assertCanRead(principal, channel);
     return { channel, lastSeq: await this.channels.lastSeq(channel) };
   }
+}
+
+const noop = () => undefined;
+
+/** The long poll's answer, unless the client has gone. */
+function sendPage(res: Response, page: Page): void {
+  if (res.writableEnded || res.destroyed) return;
+  res.setHeader('Cache-Control', 'no-store');
+  res.type('application/json').send(pageJson(page));
 }
