@@ -36,7 +36,7 @@ async function ladder(ctx, c, K) {
     const fanCfg = { subscribers: K, messages, rate, warmup, instances: c.instances };
     const r = await fanout({ ...ctx, cfg: { ...ctx.cfg, fanout: fanCfg } });
     const systems = {};
-    for (const [k, x] of Object.entries(r.raw)) systems[k] = { pass: passes(x, c.p99LimitMs), ...x };
+    for (const [k, x] of Object.entries(r.raw)) if (x) systems[k] = { pass: passes(x, c.p99LimitMs), ...x };
     steps.push({ offered, rate, messages, systems });
     ctx.log(
       `fanout ${K} @ ${offered}/s: ${Object.entries(systems)
