@@ -1,7 +1,8 @@
 /**
  * A load-generator worker, forked by bench/run.mjs (child_process.fork). It
  * holds WebSocket clients (Squall's frames, or Socket.IO for the reference
- * server) and long polls for one slice of a scenario, from the loopback source
+ * server) and REST publishers for one slice of a scenario (long polls have
+ * their own worker, lib/pollgen.mjs), from the loopback source
  * addresses it is given, and answers commands over IPC:
  * `{id, cmd, args}` → `{id, ok, result | error}`. It exits when its parent
  * goes away, so it can never outlive the bench.
@@ -20,8 +21,6 @@ const now = () => performance.timeOrigin + performance.now();
 let conns = [];
 let latency = {}; // target label -> Histogram of publish→delivery ms
 let counters = freshCounters();
-let polls = [];
-const agents = new Map();
 
 function sample(list, item, max = 5) {
   if (list.length < max) list.push(item);
@@ -70,22 +69,21 @@ function connect(url, localAddress, { onMessage, protocol = 'ws' } = {}) {
     : connectWs(url, localAddress, onMessage);
 }
 
+/** A connection's bookkeeping (pending requests by ref, close state) plus its protocol's methods. */
+function newConn(url, localAddress, methods) {
+  return { url, localAddress, pending: new Map(), refs: 0, intentional: false, closed: false, ...methods };
+}
+
 /** Squall's /v1/ws frames (and the bare `ws` baseline's). */
 function connectWs(url, localAddress, onMessage) {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { localAddress, perMessageDeflate: false, handshakeTimeout: 30_000 });
-    const conn = {
-      url,
-      localAddress,
-      pending: new Map(),
-      refs: 0,
-      intentional: false,
-      closed: false,
+    const conn = newConn(url, localAddress, {
       send: (event, data, ref) => ws.send(JSON.stringify({ event, data, ref })),
       isOpen: () => ws.readyState === WebSocket.OPEN,
       close: () => ws.close(1000),
       terminate: () => ws.terminate(),
-    };
+    });
     ws.on('message', (raw) => {
       const recv = now();
       let frame;
@@ -133,13 +131,7 @@ function connectSocketIo(url, localAddress, onMessage) {
       perMessageDeflate: false,
     });
     const replies = { subscribe: 'subscribed', publish: 'ack' };
-    const conn = {
-      url,
-      localAddress,
-      pending: new Map(),
-      refs: 0,
-      intentional: false,
-      closed: false,
+    const conn = newConn(url, localAddress, {
       send: (event, data, ref) =>
         socket.emit(event, data, (reply) => {
           const frame = reply?.error
@@ -150,7 +142,7 @@ function connectSocketIo(url, localAddress, onMessage) {
       isOpen: () => socket.connected,
       close: () => socket.disconnect(),
       terminate: () => socket.disconnect(),
-    };
+    });
     socket.on('message', (message) => onMessage?.(conn, { event: 'message', data: message }, now()));
     socket.once('connect', () => resolve(conn));
     socket.on('connect_error', (err) => {
@@ -437,80 +429,6 @@ const commands = {
     const elapsedMs = now() - start;
     for (const a of own) a.destroy();
     return { ok, failed, errors, answers: answers.toJSON(), elapsedMs };
-  },
-
-  /** Starts `count` long polls; returns once they are all sent. Results come from pollWait. */
-  pollStart({ base, channel, after, timeoutSec, count, addrs }) {
-    polls = [];
-    const u = new URL(base);
-    for (let i = 0; i < count; i++) {
-      const addr = addrs[i % addrs.length];
-      let agent = agents.get(addr);
-      if (!agent) {
-        agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, localAddress: addr });
-        agents.set(addr, agent);
-      }
-      polls.push(
-        new Promise((resolve) => {
-          const req = http.get(
-            {
-              host: u.hostname,
-              port: u.port,
-              path: `/v1/channels/${encodeURIComponent(channel)}/poll?after=${after}&timeout=${timeoutSec}`,
-              agent,
-            },
-            (res) => {
-              let body = '';
-              res.setEncoding('utf8');
-              res.on('data', (d) => (body += d));
-              res.on('end', () => resolve({ status: res.statusCode, body, recv: now() }));
-              res.on('error', (err) => resolve({ status: 0, error: err.message, recv: now() }));
-            },
-          );
-          req.on('error', (err) => resolve({ status: 0, error: err.message, recv: now() }));
-        }),
-      );
-    }
-    return { started: count };
-  },
-
-  async pollWait({ timeoutMs = 60_000 }) {
-    const results = await Promise.race([Promise.all(polls), sleep(timeoutMs).then(() => null)]);
-    if (!results) return { timedOut: true };
-    const hist = new Histogram();
-    const statuses = {};
-    let empty = 0;
-    let firstRecv = Infinity;
-    let lastRecv = -Infinity;
-    const errors = [];
-    for (const r of results) {
-      statuses[r.status] = (statuses[r.status] ?? 0) + 1;
-      if (r.error) sample(errors, r.error);
-      if (r.status !== 200) continue;
-      let page;
-      try {
-        page = JSON.parse(r.body);
-      } catch {
-        sample(errors, `bad body: ${r.body.slice(0, 200)}`);
-        continue;
-      }
-      const ts = page.messages?.[0]?.data?.ts;
-      if (typeof ts !== 'number') {
-        empty++;
-        continue;
-      }
-      hist.record(r.recv - ts);
-      firstRecv = Math.min(firstRecv, r.recv);
-      lastRecv = Math.max(lastRecv, r.recv);
-    }
-    polls = [];
-    return { hist: hist.toJSON(), statuses, empty, errors, firstRecv, lastRecv };
-  },
-
-  closeAgents() {
-    for (const a of agents.values()) a.destroy();
-    agents.clear();
-    return true;
   },
 
   async exit() {

@@ -5,14 +5,11 @@
  * lets a scenario run its usual `runOne` against it, and prints the extra
  * "vs Socket.IO" table. `--no-socketio` (ctx.socketio === false) skips it.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import process from 'node:process';
 import { closesText } from '../scenarios/common.mjs';
-import { stopChild, track } from './procs.mjs';
 import { fmt, ratio } from './report.mjs';
-import { ROOT } from './stack.mjs';
+import { ROOT, startScriptServer } from './stack.mjs';
 
 const version = (pkg) => {
   try {
@@ -24,50 +21,11 @@ const version = (pkg) => {
 
 /** Spawns the Socket.IO server on `infra.redisUrl` and waits for its port. */
 export async function startSocketIo(name, infra) {
-  const child = spawn(process.execPath, [join(ROOT, 'bench', 'baseline-socketio.mjs')], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', REDIS_URL: infra.redisUrl },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const server = await startScriptServer('socketio', name, 'baseline-socketio.mjs', {
+    REDIS_URL: infra.redisUrl,
   });
-  track(child, `socketio ${name}`);
-  let text = '';
-  const add = (d) => {
-    if (text.length < 1_000_000) text += d.toString();
-  };
-  child.stdout.on('data', add);
-  child.stderr.on('data', add);
-  const port = await new Promise((resolvePort, reject) => {
-    const timer = setTimeout(() => reject(new Error(`socketio ${name} did not start:\n${text}`)), 15_000);
-    const onData = () => {
-      const m = /listening (\d+)/.exec(text);
-      if (!m) return;
-      clearTimeout(timer);
-      child.stdout.off('data', onData);
-      resolvePort(Number(m[1]));
-    };
-    child.stdout.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`socketio ${name} exited (${code}):\n${text}`));
-    });
-  });
-  const url = `http://127.0.0.1:${port}`;
-  return {
-    kind: 'socketio',
-    name,
-    pid: child.pid,
-    port,
-    url,
-    wsUrl: url, // what socket.io-client connects to (it adds /socket.io/?EIO=4&transport=websocket)
-    protocol: 'socketio',
-    child,
-    output: () => text,
-    exitStatus: () =>
-      child.exitCode === null && child.signalCode === null
-        ? null
-        : { code: child.exitCode, signal: child.signalCode },
-    stop: async () => stopChild(child, { signal: 'SIGTERM', graceMs: 5000 }),
-  };
+  // socket.io-client adds /socket.io/?EIO=4&transport=websocket itself.
+  return { ...server, wsUrl: server.url, protocol: 'socketio' };
 }
 
 /**

@@ -224,18 +224,21 @@ export async function startSquall(name, infra, extraEnv = {}, nodeArgs = []) {
   };
 }
 
-/** Spawns bench/baseline-server.mjs (a bare `ws` server) and waits for its port. */
-export async function startBaseline(name) {
-  const child = spawn(process.execPath, [join(ROOT, 'bench', 'baseline-server.mjs')], {
+/**
+ * Spawns a reference server, `bench/<script>`, on a free port (it prints
+ * "listening <port>") and waits for that port. `kind` names it in reports.
+ */
+export async function startScriptServer(kind, name, script, env = {}) {
+  const child = spawn(process.execPath, [join(ROOT, 'bench', script)], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0' },
+    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  track(child, `baseline ${name}`);
+  track(child, `${kind} ${name}`);
   const output = captureOutput(child);
   const port = await new Promise((resolvePort, reject) => {
     const timer = setTimeout(
-      () => reject(new Error(`baseline ${name} did not start:\n${output.text}`)),
+      () => reject(new Error(`${kind} ${name} did not start:\n${output.text}`)),
       15_000,
     );
     const onData = () => {
@@ -249,16 +252,15 @@ export async function startBaseline(name) {
     child.stdout.on('data', onData);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`baseline ${name} exited (${code}):\n${output.text}`));
+      reject(new Error(`${kind} ${name} exited (${code}):\n${output.text}`));
     });
   });
   return {
-    kind: 'baseline',
+    kind,
     name,
     pid: child.pid,
     port,
     url: `http://127.0.0.1:${port}`,
-    wsUrl: `ws://127.0.0.1:${port}/v1/ws`,
     child,
     output: () => output.text,
     exitStatus: () =>
@@ -267,6 +269,12 @@ export async function startBaseline(name) {
         : { code: child.exitCode, signal: child.signalCode },
     stop: async () => stopChild(child, { signal: 'SIGTERM', graceMs: 5000 }),
   };
+}
+
+/** The bare `ws` baseline (bench/baseline-server.mjs). */
+export async function startBaseline(name) {
+  const server = await startScriptServer('baseline', name, 'baseline-server.mjs');
+  return { ...server, wsUrl: `ws://127.0.0.1:${server.port}/v1/ws` };
 }
 
 /** Reads a Prometheus gauge/counter (sum over label sets) from GET /metrics. */
