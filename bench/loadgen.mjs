@@ -9,12 +9,12 @@
  */
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
-import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { io as ioClient } from 'socket.io-client';
 import WebSocket from 'ws';
 import { freshCounters } from './lib/counters.mjs';
 import { Histogram } from './lib/hist.mjs';
+import { serveCommands } from './lib/worker-ipc.mjs';
 
 const now = () => performance.timeOrigin + performance.now();
 
@@ -430,22 +430,6 @@ const commands = {
     for (const a of own) a.destroy();
     return { ok, failed, errors, answers: answers.toJSON(), elapsedMs };
   },
-
-  async exit() {
-    setTimeout(() => process.exit(0), 50);
-    return true;
-  },
 };
 
-process.on('message', async ({ id, cmd, args }) => {
-  try {
-    const fn = commands[cmd];
-    if (!fn) throw new Error(`unknown command ${cmd}`);
-    const result = await fn(args ?? {});
-    process.send({ id, ok: true, result });
-  } catch (err) {
-    process.send({ id, ok: false, error: err.stack ?? String(err) });
-  }
-});
-// The parent went away (normally or not): never outlive it.
-process.on('disconnect', () => process.exit(0));
+serveCommands(commands);

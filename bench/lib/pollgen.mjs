@@ -7,9 +7,9 @@
  */
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
-import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Histogram } from './hist.mjs';
+import { serveCommands } from './worker-ipc.mjs';
 
 const now = () => performance.timeOrigin + performance.now();
 let polls = [];
@@ -104,22 +104,6 @@ const commands = {
   count() {
     return { pending: polls.length };
   },
-
-  async exit() {
-    setTimeout(() => process.exit(0), 50);
-    return true;
-  },
 };
 
-process.on('message', async ({ id, cmd, args }) => {
-  try {
-    const fn = commands[cmd];
-    if (!fn) throw new Error(`unknown command ${cmd}`);
-    const result = await fn(args ?? {});
-    process.send({ id, ok: true, result });
-  } catch (err) {
-    process.send({ id, ok: false, error: err.stack ?? String(err) });
-  }
-});
-// The parent went away (normally or not): never outlive it.
-process.on('disconnect', () => process.exit(0));
+serveCommands(commands);
