@@ -18,7 +18,7 @@ export function ratio(squall, baseline) {
  * rows: { metric, squall, baseline, better: 'lower'|'higher'|'', ratio?: false, digits? }.
  * Returns the rows with the computed ratio, for the JSON results.
  */
-export function printTable(title, rows, notes = []) {
+export function printTable(title, rows, notes = [], { against = 'baseline' } = {}) {
   const computed = rows.map((r) => ({
     ...r,
     ratio: r.ratio === false ? null : ratio(r.squall, r.baseline),
@@ -30,7 +30,7 @@ export function printTable(title, rows, notes = []) {
     r.ratio === null ? '' : Number.isFinite(r.ratio) ? `${fmt(r.ratio, 2)}x` : 'n/a',
     r.better ?? '',
   ]);
-  const head = ['metric', 'squall', 'baseline', 'ratio', 'better'];
+  const head = ['metric', 'squall', against, 'ratio', 'better'];
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c) => c.map((s, i) => (i === 0 ? s.padEnd(widths[i]) : s.padStart(widths[i]))).join('  ');
   const out = [];

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { closesText } from '../scenarios/common.mjs';
-import { fmt, ratio } from './report.mjs';
+import { printTable } from './report.mjs';
 import { ROOT, startScriptServer } from './stack.mjs';
 
 const version = (pkg) => {
@@ -135,35 +135,19 @@ export function reportSocketIo(scenario, title, raw, problems) {
   const metrics = METRICS[scenario];
   if (!metrics || !raw?.socketio || !raw.squall) return undefined;
   problems.push(...problemsOf(scenario, raw.socketio));
-  const rows = metrics.map(({ metric, get, better = '', digits, ratio: r }) => {
-    const squall = get(raw.squall);
-    const socketio = get(raw.socketio);
-    return { metric, squall, socketio, better, digits, ratio: r === false ? null : ratio(squall, socketio) };
-  });
-  const cells = rows.map((r) => [
-    r.metric,
-    fmt(r.squall, r.digits),
-    fmt(r.socketio, r.digits),
-    r.ratio === null ? '' : Number.isFinite(r.ratio) ? `${fmt(r.ratio, 2)}x` : 'n/a',
-    r.better,
-  ]);
-  const head = ['metric', 'squall', 'socket.io', 'ratio', 'better'];
-  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
-  const line = (c) => c.map((s, i) => (i === 0 ? s.padEnd(widths[i]) : s.padStart(widths[i]))).join('  ');
+  // printTable's second column, headed "socket.io"; the JSON keeps the name.
+  const rows = metrics.map(({ get, ...row }) => ({
+    ...row,
+    squall: get(raw.squall),
+    baseline: get(raw.socketio),
+  }));
   const notes = [
     `Socket.IO ${version('socket.io')} with @socket.io/redis-adapter ${version('@socket.io/redis-adapter')} on the bench's Redis: one fresh process, started after Squall and the bare ws server were measured, same sizes.`,
     'WebSocket transport only, no permessage-deflate; seq per channel in memory, nothing durable; every room broadcast is also PUBLISHed to Redis by the adapter, as with more than one node.',
     "Server CPU counts the node processes only (not Redis); Squall's column is the same run as the table above.",
   ];
-  console.log(
-    [
-      '',
-      `== ${title} — vs Socket.IO (ratio = squall / socket.io)`,
-      line(head),
-      widths.map((w) => '-'.repeat(w)).join('  '),
-      ...cells.map(line),
-      ...notes.map((n) => `   * ${n}`),
-    ].join('\n'),
-  );
-  return rows;
+  const printed = printTable(`${title} — vs Socket.IO (ratio = squall / socket.io)`, rows, notes, {
+    against: 'socket.io',
+  });
+  return printed.map(({ baseline, ...r }) => ({ ...r, socketio: baseline }));
 }

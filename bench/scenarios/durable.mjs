@@ -79,15 +79,19 @@ async function sql(ctx, names, C, durationMs) {
   }
 }
 
-/** C REST publishers over the same 2 load generators as the WS ones (see loadgen restPublishLoop). */
-async function rest(ctx, names, C, durationMs) {
+/**
+ * C publishers over the first 2 load generators, connection j publishing to
+ * channels[j], each awaiting its answer before the next; REST and WebSocket
+ * differ only in the loop the load generator runs and what it reports.
+ */
+async function loadGenPublishers(ctx, names, C, durationMs, loop) {
   const gens = ctx.gens.slice(0, 2);
   const parts = split(C, gens.length);
   const results = await Promise.all(
     gens.map((g, gi) => {
       const offset = parts.slice(0, gi).reduce((s, n) => s + n, 0);
-      return g.call('restPublishLoop', {
-        base: ctx.squall[0].url,
+      return g.call(loop.cmd, {
+        ...loop.args,
         channels: Array.from({ length: parts[gi] }, (_, j) => channelOf(names, offset + j)),
         connections: parts[gi],
         durationMs,
@@ -96,46 +100,35 @@ async function rest(ctx, names, C, durationMs) {
     }),
   );
   const hist = new Histogram();
-  for (const r of results) hist.merge(r.answers);
-  const ok = results.reduce((s, r) => s + r.ok, 0);
+  for (const r of results) hist.merge(loop.latency(r));
+  const ok = results.reduce((s, r) => s + loop.ok(r), 0);
   const seconds = Math.max(...results.map((r) => r.elapsedMs)) / 1000;
   return {
     ok,
     failed: results.reduce((s, r) => s + r.failed, 0),
-    errors: results.flatMap((r) => r.errors),
+    errors: results.flatMap((r) => r.errors).map((e) => (typeof e === 'string' ? e : JSON.stringify(e))),
     perSec: ok / seconds,
     latency: hist.summary(),
   };
 }
 
-async function ws(ctx, names, C, durationMs) {
-  const gens = ctx.gens.slice(0, 2);
-  const parts = split(C, gens.length);
-  const results = await Promise.all(
-    gens.map((g, gi) => {
-      const offset = parts.slice(0, gi).reduce((s, n) => s + n, 0);
-      return g.call('publishLoop', {
-        url: ctx.squall[0].wsUrl,
-        // One channel per connection, as the other loops do (connection j uses channels[j]).
-        channels: Array.from({ length: parts[gi] }, (_, j) => channelOf(names, offset + j)),
-        connections: parts[gi],
-        durationMs,
-        addrs: g.addrs,
-      });
-    }),
-  );
-  const hist = new Histogram();
-  for (const r of results) hist.merge(r.ack);
-  const ok = results.reduce((s, r) => s + r.acked, 0);
-  const seconds = Math.max(...results.map((r) => r.elapsedMs)) / 1000;
-  return {
-    ok,
-    failed: results.reduce((s, r) => s + r.failed, 0),
-    errors: results.flatMap((r) => r.errors).map((e) => JSON.stringify(e)),
-    perSec: ok / seconds,
-    latency: hist.summary(),
-  };
-}
+/** POST /v1/channels/:ch/messages over keep-alive node:http (loadgen restPublishLoop). */
+const rest = (ctx, names, C, durationMs) =>
+  loadGenPublishers(ctx, names, C, durationMs, {
+    cmd: 'restPublishLoop',
+    args: { base: ctx.squall[0].url },
+    latency: (r) => r.answers,
+    ok: (r) => r.ok,
+  });
+
+/** WebSocket publish → ack (loadgen publishLoop). */
+const ws = (ctx, names, C, durationMs) =>
+  loadGenPublishers(ctx, names, C, durationMs, {
+    cmd: 'publishLoop',
+    args: { url: ctx.squall[0].wsUrl },
+    latency: (r) => r.ack,
+    ok: (r) => r.acked,
+  });
 
 export async function durable(ctx) {
   const { connections: C, channels, durationMs, warmupMs } = ctx.cfg.durable;
