@@ -6,7 +6,7 @@ import { JOB_COLUMNS, RUN_COLUMNS, type Cursor, type JobRow, type JobScope } fro
 import { type EventColumns, eventResultColumns, withEvent } from './job-event-sql.js';
 import { FINAL_STATES, type JobEvent, type JobState, fromStates } from './job-state.js';
 import { deleteInBatches } from '../infra/database/delete-in-batches.js';
-import { PreparedQueries } from './prepared.js';
+import { PreparedQueries } from '../infra/database/prepared-queries.js';
 
 export interface NewJob {
   id: string;

@@ -10,7 +10,7 @@ import helmet from 'helmet';
  * own, stricter policy. `upgrade-insecure-requests` is left out: it would
  * send a plain-HTTP deployment's (or a developer's) subresources to https.
  */
-export const helmetMiddleware = () =>
+const helmetMiddleware = () =>
   helmet({
     contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
   });

@@ -7,7 +7,7 @@ interface PgPool {
 }
 
 /**
- * Runs the jobs' hot statements as named prepared statements, straight on
+ * Runs hot statements (the jobs' transitions) as named prepared statements, straight on
  * the pool TypeORM holds. `DataSource.query` sends each statement unnamed,
  * so Postgres parses and plans it on every call: for the transitions (an
  * UPDATE, the channel seq bump and the event insert as CTEs) planning cost as
@@ -53,7 +53,7 @@ export class PreparedQueries {
   private nameOf(text: string): string {
     let name = this.names.get(text);
     if (!name) {
-      name = `squall_jobs_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
+      name = `squall_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
       this.names.set(text, name);
     }
     return name;

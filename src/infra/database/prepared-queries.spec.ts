@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { PreparedQueries } from './prepared.js';
+import { PreparedQueries } from './prepared-queries.js';
 
 /** A DataSource whose pool fails named statements with `code`, as a pooler that does not track them would. */
 function fake(code?: string) {
